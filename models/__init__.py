@@ -1,0 +1,1 @@
+"""Networks, the checkpoint format and the style registry."""

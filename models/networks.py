@@ -1,0 +1,28 @@
+"""Architecture name -> network class, so checkpoints can say what they hold (timm-style registry)."""
+from __future__ import annotations
+
+from typing import Callable
+
+from torch import nn
+
+from models.transformer_net import TransformerNet
+
+_ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
+    "transformer_net": TransformerNet,
+}
+
+
+def architectures() -> list[str]:
+    return sorted(_ARCHITECTURES)
+
+
+def create_network(arch: dict) -> nn.Module:
+    """Build an untrained network from an architecture dict such as {"name": "transformer_net", "width": 16}."""
+    params = dict(arch)
+    name = params.pop("name", "transformer_net")
+    if name not in _ARCHITECTURES:
+        raise ValueError(f"unknown architecture {name!r} (known: {', '.join(architectures())})")
+    try:
+        return _ARCHITECTURES[name](**params)
+    except TypeError as exc:
+        raise ValueError(f"bad parameters for architecture {name!r}: {exc}") from None

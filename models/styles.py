@@ -1,0 +1,106 @@
+"""The style registry: `--style NAME` or `--style PATH` -> a ready network.
+
+Where styles are found, first match wins:
+  1. a path to a .safetensors checkpoint;
+  2. $STYLECAM_STYLES (a folder; ':'-separated for several), then ~/.local/share/stylecam/styles;
+  3. the styles shipped in models/zoo/ (NAME.safetensors with its model card NAME.md).
+`random` is built in: an untrained network with a fixed seed, for smoke tests and benchmarks.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from models.checkpoint import Checkpoint, CheckpointError, load_checkpoint, read_metadata
+from models.networks import create_network
+
+ZOO = Path(__file__).resolve().parent / "zoo"
+RANDOM_STYLE = "random"
+
+
+class StyleError(Exception):
+    """Unknown style or unusable checkpoint; the message is fit for users."""
+
+
+@dataclass
+class StyleInfo:
+    name: str
+    path: Path | None
+    arch: str
+    description: str
+
+
+def style_dirs() -> list[Path]:
+    dirs = [Path(p) for p in os.environ.get("STYLECAM_STYLES", "").split(os.pathsep) if p]
+    dirs.append(Path.home() / ".local" / "share" / "stylecam" / "styles")
+    dirs.append(ZOO)
+    return dirs
+
+
+def _describe(path: Path) -> StyleInfo:
+    import json
+
+    try:
+        meta = read_metadata(path)
+        arch = json.loads(meta.get("arch", "{}"))
+        arch_text = f"{arch.get('name', '?')} w{arch.get('width', '?')} b{arch.get('blocks', '?')}"
+        training = json.loads(meta.get("training", "{}"))
+        desc = training.get("style_image", "")
+        if training.get("steps"):
+            desc += f", {training['steps']} steps at {training.get('image_size', '?')}px"
+    except Exception:  # a broken file is listed, not fatal: loading it gives the real error
+        arch_text, desc = "unreadable", "corrupt or not a stylecam checkpoint"
+    return StyleInfo(path.stem, path, arch_text, desc)
+
+
+def list_styles(include_all: bool = False) -> list[StyleInfo]:
+    """Installed styles, first match per name wins. `-plain` twins are hidden unless include_all."""
+    found: dict[str, StyleInfo] = {}
+    for folder in style_dirs():
+        if folder.is_dir():
+            for path in sorted(folder.glob("*.safetensors")):
+                if path.stem not in found and (include_all or not path.stem.endswith("-plain")):
+                    found[path.stem] = _describe(path)
+    found.setdefault(RANDOM_STYLE, StyleInfo(RANDOM_STYLE, None, "transformer_net w16 b5", "untrained network (seed 0), for tests and benchmarks"))
+    return list(found.values())
+
+
+def find_style(spec: str) -> Path | None:
+    """The checkpoint for a name or path; None means the built-in random network."""
+    if spec == RANDOM_STYLE:
+        return None
+    path = Path(spec).expanduser()
+    if path.suffix == ".safetensors" or os.sep in spec or path.is_file():
+        if not path.is_file():
+            raise StyleError(f"style checkpoint not found: {spec}")
+        return path
+    for folder in style_dirs():
+        candidate = folder / f"{spec}.safetensors"
+        if candidate.is_file():
+            return candidate
+    names = ", ".join(s.name for s in list_styles())
+    raise StyleError(f"unknown style {spec!r} (installed: {names}; see `stylecam styles`)")
+
+
+def random_network(width: int = 16, blocks: int = 5, seed: int = 0) -> nn.Module:
+    state = torch.random.get_rng_state()
+    try:
+        torch.manual_seed(seed)
+        return create_network({"name": "transformer_net", "width": width, "blocks": blocks}).eval()
+    finally:
+        torch.random.set_rng_state(state)
+
+
+def load_style(spec: str) -> tuple[nn.Module, Checkpoint | None]:
+    path = find_style(spec)
+    if path is None:
+        return random_network(), None
+    try:
+        ckpt = load_checkpoint(path)
+    except CheckpointError as exc:
+        raise StyleError(str(exc)) from None
+    return ckpt.build(), ckpt

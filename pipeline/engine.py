@@ -1,0 +1,282 @@
+"""The engine: one thread per stage, bounded queues between them, EOS, errors, Ctrl-C and timing.
+
+    source ──q──▶ stage ──q──▶ stage ... ──q──▶ sink
+                                        └──q──▶ sink      (fan-out: every sink gets every frame)
+
+Rules:
+  * End of stream (EOS) follows the last frame through every queue; run() returns once every sink
+    has seen it and every stage's close() has run (file trailers are written there).
+  * An exception in any thread records (stage, exception), closes every queue (which wakes every
+    waiting thread at once) and run() raises PipelineError naming the stage. No thread outlives run().
+  * Ctrl-C (SIGINT) while run() is in the main thread becomes end of stream: the source stops, the
+    frames already inside drain to the sinks and the output is finalised. A second Ctrl-C aborts.
+"""
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+import traceback
+from typing import Any, Callable
+
+from pipeline.item import EOS, Frame
+from pipeline.metrics import WARMUP_FRAMES, Recorder, Report
+from pipeline.queues import FrameQueue, QueueClosed
+from pipeline.stage import Context
+
+JOIN_TIMEOUT_S = 1.0
+
+
+class PipelineError(Exception):
+    """A stage failed; `stage` names it and `cause` is the original exception."""
+
+    def __init__(self, stage: str, cause: BaseException, trace: str = "") -> None:
+        self.stage, self.cause, self.trace = stage, cause, trace
+        super().__init__(f"{stage}: {cause}")
+
+
+class Pipeline:
+    def __init__(
+        self,
+        source: Any,
+        stages: list[Any],
+        sinks: list[Any],
+        ctx: Context | None = None,
+        queue_size: int = 8,
+        policy: str = "auto",
+        queue_overrides: dict[str, dict] | None = None,
+        progress: Callable[[int], None] | None = None,
+        duration_s: float | None = None,
+        warmup: int = WARMUP_FRAMES,
+    ) -> None:
+        if not sinks:
+            raise ValueError("a pipeline needs at least one sink")
+        self.source, self.stages, self.sinks = source, list(stages), list(sinks)
+        self.ctx = ctx or Context()
+        self.queue_size, self.policy = queue_size, policy
+        self.queue_overrides = queue_overrides or {}  # stage name -> {"size": n, "policy": p} for its input queue
+        self.progress = progress
+        self.duration_s = duration_s
+        self.recorder = Recorder(warmup)
+        self.queues: list[FrameQueue] = []
+        self._stop = threading.Event()  # graceful: source stops, EOS drains
+        self._abort = threading.Event()  # hard: queues closed, threads return
+        self._error: tuple[str, BaseException, str] | None = None
+        self._error_lock = threading.Lock()
+        self._sink_counts = [0] * len(self.sinks)
+        self.interrupted = False
+        self._unique_names()
+
+    def _unique_names(self) -> None:
+        seen: dict[str, int] = {}
+        for stage in [self.source, *self.stages, *self.sinks]:
+            base = getattr(stage, "name", type(stage).__name__.lower())
+            seen[base] = seen.get(base, 0) + 1
+            stage.name = base if seen[base] == 1 else f"{base}#{seen[base]}"
+
+    # -- public -----------------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Graceful end of stream, as Ctrl-C does (usable from any thread, e.g. a preview window)."""
+        self._stop.set()
+
+    def run(self) -> Report:
+        t_start = time.perf_counter()
+        opened: list[Any] = []
+        threads: list[threading.Thread] = []
+        restore = self._install_sigint()
+        try:
+            for stage in [self.source, *self.stages, *self.sinks]:
+                stage.open(self.ctx)
+                opened.append(stage)
+            threads = self._start_threads()
+            self._wait(threads, t_start)
+        except BaseException as exc:  # open() failed, or KeyboardInterrupt outside our handler
+            self._fail(self._name_of_failing_open(opened), exc)
+        finally:
+            restore()
+            self._shutdown(threads)
+            self._close_all(opened)
+        if self._error:
+            name, exc, trace = self._error
+            raise PipelineError(name, exc, trace)
+        names = [s.name for s in [self.source, *self.stages, *self.sinks]]
+        report = self.recorder.report(names, self.queues, time.perf_counter() - t_start, self.interrupted)
+        report.frames_out = min(self._sink_counts)  # frames that reached every sink
+        return report
+
+    # -- threads ----------------------------------------------------------------------------------
+
+    def _policy_for(self, stage: Any) -> tuple[int, str]:
+        override = self.queue_overrides.get(stage.name, {})
+        policy = override.get("policy", self.policy)
+        if policy == "auto":
+            policy = "leaky" if self.ctx.live else "block"
+        return int(override.get("size", self.queue_size)), policy
+
+    def _make_queue(self, upstream: Any, downstream: Any) -> FrameQueue:
+        size, policy = self._policy_for(downstream)
+        q = FrameQueue(f"{upstream.name}->{downstream.name}", size, policy)
+        self.queues.append(q)
+        return q
+
+    def _start_threads(self) -> list[threading.Thread]:
+        chain = [self.source, *self.stages]
+        inputs = [self._make_queue(a, b) for a, b in zip(chain, chain[1:])]
+        last = chain[-1]
+        sink_queues = [self._make_queue(last, sink) for sink in self.sinks]
+        outputs = [[q] for q in inputs] + [sink_queues]  # outputs[i] belongs to chain[i]
+        specs: list[tuple[Any, Callable, tuple]] = [(self.source, self._run_source, (outputs[0],))]
+        for i, stage in enumerate(self.stages):
+            specs.append((stage, self._run_stage, (stage, inputs[i], outputs[i + 1])))
+        for i, sink in enumerate(self.sinks):
+            specs.append((sink, self._run_sink, (i, sink, sink_queues[i])))
+        threads = []
+        for stage, target, args in specs:
+            t = threading.Thread(target=self._guard, args=(stage.name, target, args), name=f"stylecam:{stage.name}", daemon=True)
+            t.start()
+            threads.append(t)
+        return threads
+
+    def _guard(self, name: str, target: Callable, args: tuple) -> None:
+        try:
+            target(*args)
+        except QueueClosed:
+            pass  # the pipeline is shutting down because of someone else's error
+        except BaseException as exc:
+            self._fail(name, exc)
+
+    def _emit(self, queues: list[FrameQueue], item: Any) -> None:
+        for q in queues:
+            q.put(item)
+
+    def _run_source(self, outputs: list[FrameQueue]) -> None:
+        frames = iter(self.source.frames())
+        while not (self._stop.is_set() or self._abort.is_set()):
+            t0 = time.perf_counter()
+            frame = next(frames, None)
+            if frame is None:
+                break
+            t1 = time.perf_counter()
+            # A live source times its own work (not its wait for the camera clock) in frame.timings.
+            enter, leave = frame.timings.setdefault(self.source.name, (t0, t1))
+            self.recorder.frame_in(frame.t_capture)
+            self.recorder.stage_time(self.source.name, leave - enter)
+            self._emit(outputs, frame)
+        self._emit(outputs, EOS)
+
+    def _call(self, stage: Any, item: Any, n_in: int) -> list[Frame]:
+        t0 = time.perf_counter()
+        result = stage.process(item)
+        t1 = time.perf_counter()
+        out = [] if result is None else result if isinstance(result, list) else [result]
+        for frame in out:
+            frame.timings[stage.name] = (t0, t1)
+        self.recorder.stage_time(stage.name, t1 - t0, max(n_in, 1))
+        if len(out) < n_in:
+            with self._error_lock:
+                self.recorder.consumed += n_in - len(out)
+        return out
+
+    def _next_batch(self, stage: Any, q_in: FrameQueue, first: Frame) -> tuple[list[Frame], bool]:
+        """Up to batch_size frames, or fewer once batch_timeout_ms has passed since the first one."""
+        batch, deadline = [first], time.perf_counter() + float(getattr(stage, "batch_timeout_ms", 0.0)) / 1000.0
+        while len(batch) < stage.batch_size:
+            remaining = deadline - time.perf_counter()
+            try:
+                item = q_in.get(timeout=max(remaining, 0.0)) if remaining > 0 or len(q_in) else None
+            except TimeoutError:
+                item = None
+            if item is None:
+                break
+            if item is EOS:
+                return batch, True
+            batch.append(item)
+        return batch, False
+
+    def _run_stage(self, stage: Any, q_in: FrameQueue, outputs: list[FrameQueue]) -> None:
+        batched = getattr(stage, "batch_size", 1) > 1
+        while True:
+            item = q_in.get()
+            if item is EOS:
+                break
+            if batched:
+                batch, eos = self._next_batch(stage, q_in, item)
+                for frame in self._call(stage, batch, len(batch)):
+                    self._emit(outputs, frame)
+                if eos:
+                    break
+            else:
+                for frame in self._call(stage, item, 1):
+                    self._emit(outputs, frame)
+        self._emit(outputs, EOS)
+
+    def _run_sink(self, index: int, sink: Any, q_in: FrameQueue) -> None:
+        while True:
+            item = q_in.get()
+            if item is EOS:
+                return
+            self._call(sink, item, 0)
+            self._sink_counts[index] += 1
+            if index == 0:
+                self.recorder.frame_out(item.t_capture, time.perf_counter())
+                if self.progress:
+                    self.progress(1)
+
+    # -- supervision ------------------------------------------------------------------------------
+
+    def _fail(self, name: str, exc: BaseException) -> None:
+        with self._error_lock:
+            if self._error is None:
+                trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+                self._error = (name, exc, trace)
+        self._abort.set()
+        for q in self.queues:
+            q.close()
+
+    def _name_of_failing_open(self, opened: list[Any]) -> str:
+        chain = [self.source, *self.stages, *self.sinks]
+        return chain[len(opened)].name if len(opened) < len(chain) else "pipeline"
+
+    def _wait(self, threads: list[threading.Thread], t_start: float) -> None:
+        # Joining with a timeout keeps the main thread responsive to signals.
+        while any(t.is_alive() for t in threads) and not self._abort.is_set():
+            for t in threads:
+                t.join(0.05)
+            if self.duration_s is not None and time.perf_counter() - t_start > self.duration_s:
+                self._stop.set()
+
+    def _shutdown(self, threads: list[threading.Thread]) -> None:
+        deadline = time.perf_counter() + JOIN_TIMEOUT_S
+        for t in threads:
+            t.join(max(0.0, deadline - time.perf_counter()))
+        stuck = [t.name for t in threads if t.is_alive()]
+        if stuck:  # a stage is stuck inside process(); it is a daemon thread and cannot block exit
+            print(f"warning: stage threads still busy after {JOIN_TIMEOUT_S:.0f} s: {', '.join(stuck)}", file=sys.stderr)
+
+    def _close_all(self, opened: list[Any]) -> None:
+        self.ctx.error = self._error[1] if self._error else None
+        self.ctx.extras["stopped_early"] = self._stop.is_set()  # Ctrl-C, --duration or request_stop()
+        for stage in opened:
+            try:
+                stage.close()
+            except BaseException as exc:
+                self._fail(stage.name, exc)
+                self.ctx.error = self._error[1] if self._error else exc
+
+    def _install_sigint(self) -> Callable[[], None]:
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+        previous = signal.getsignal(signal.SIGINT)
+
+        def on_sigint(signum: int, frame: Any) -> None:
+            if self._stop.is_set():
+                self._fail("interrupt", KeyboardInterrupt("interrupted twice: aborted"))
+                return
+            self.interrupted = True
+            self._stop.set()
+            print("\nstopping: finishing the output (Ctrl-C again to abort)", file=sys.stderr)
+
+        signal.signal(signal.SIGINT, on_sigint)
+        return lambda: signal.signal(signal.SIGINT, previous)

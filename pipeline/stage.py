@@ -1,0 +1,71 @@
+"""The stage contract and the context stages share.
+
+A stage is a plain object: open(ctx), process(item), close(). It owns no threads or queues; the engine
+runs each stage in a thread of its own and moves frames between them. A source has frames() instead
+of process(); a sink's process() returns nothing. A stage with batch_size > 1 receives a list of
+frames and returns a list (the engine batches, nvstreammux-style: up to batch_size frames or until
+batch_timeout_ms after the first one).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Iterator, Protocol, runtime_checkable
+
+from pipeline.item import Frame
+
+
+class StageError(Exception):
+    """A problem with the input or the set-up that users can fix; the message is one clear line."""
+
+
+@dataclass
+class Context:
+    """Facts filled in by stages as they open (source first, sinks last) and read by later ones."""
+
+    device: str = "cpu"
+    live: bool = False  # a live source: frames come at wall-clock rate and may be dropped
+    input_path: str | None = None
+    fps: Fraction | None = None
+    time_base: Fraction | None = None
+    width: int | None = None
+    height: int | None = None
+    expected_frames: int | None = None
+    error: BaseException | None = None  # set by the engine before close() when the run failed
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Stage(Protocol):
+    name: str
+
+    def open(self, ctx: Context) -> None: ...
+
+    def process(self, item: Any) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Source(Protocol):
+    name: str
+
+    def open(self, ctx: Context) -> None: ...
+
+    def frames(self) -> Iterator[Frame]: ...
+
+    def close(self) -> None: ...
+
+
+class BaseStage:
+    """Optional convenience base: a name and no-op open/close."""
+
+    name = "stage"
+    batch_size = 1
+    batch_timeout_ms = 0.0
+
+    def open(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,1 @@
+"""Stages: sources, transforms, inference and sinks. Each is a plain object the engine drives."""

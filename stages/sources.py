@@ -1,0 +1,184 @@
+"""Sources: a video file (PyAV), an image or a folder of images, and a synthetic test pattern."""
+from __future__ import annotations
+
+import time
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+
+from pipeline.item import Frame
+from pipeline.stage import Context, StageError
+from train.data import IMAGE_SUFFIXES, read_rgb
+
+VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".y4m"}
+
+
+def open_video(path: str) -> av.container.InputContainer:
+    """av.open with errors turned into one clear line each."""
+    p = Path(path)
+    if not p.exists():
+        raise StageError(f"input not found: {path}")
+    if p.is_dir():
+        raise StageError(f"input is a folder, not a video file: {path}")
+    try:
+        container = av.open(str(p), metadata_errors="ignore")
+    except av.error.InvalidDataError:
+        raise StageError(f"not a readable video file (invalid or truncated data): {path}") from None
+    except (av.error.FFmpegError, OSError) as exc:
+        raise StageError(f"cannot open {path}: {exc}") from None
+    if not container.streams.video:
+        container.close()
+        raise StageError(f"no video stream in {path}")
+    return container
+
+
+class VideoFileSource:
+    """Decodes a video file with PyAV's threaded decoder; frames keep their pts and time base."""
+
+    name = "source"
+    live = False
+
+    def __init__(self, path: str, max_frames: int | None = None) -> None:
+        self.path, self.max_frames = str(path), max_frames
+        self.container: av.container.InputContainer | None = None
+
+    def open(self, ctx: Context) -> None:
+        self.container = open_video(self.path)
+        stream = self.container.streams.video[0]
+        stream.thread_type = "AUTO"  # frame + slice threads inside FFmpeg
+        rate = stream.average_rate or stream.guessed_rate or Fraction(30)
+        expected = stream.frames or (
+            int(float(stream.duration * stream.time_base) * rate) if stream.duration and stream.time_base else None
+        )
+        if self.max_frames:
+            expected = min(expected or self.max_frames, self.max_frames)
+        ctx.input_path, ctx.live = self.path, False
+        ctx.fps, ctx.time_base = Fraction(rate), stream.time_base
+        ctx.width, ctx.height = stream.codec_context.width, stream.codec_context.height
+        ctx.expected_frames = expected
+
+    def frames(self) -> Iterator[Frame]:
+        stream = self.container.streams.video[0]
+        seq = 0
+        try:
+            for vframe in self.container.decode(stream):
+                t0 = time.perf_counter()
+                # to_ndarray converts any pixel format (gray, 10-bit, 4:2:2 ...) to packed RGB.
+                rgb = vframe.to_ndarray(format="rgb24")
+                yield Frame(rgb, seq, vframe.pts, vframe.time_base, original=rgb, t_capture=t0)
+                seq += 1
+                if self.max_frames and seq >= self.max_frames:
+                    return
+        except av.error.InvalidDataError:
+            if seq == 0:
+                raise StageError(f"no decodable video frames in {self.path}") from None
+            # A damaged tail: keep what decoded, like every player does, but say so.
+            print(f"warning: {self.path} is damaged after frame {seq}; stopping there")
+        if seq == 0:
+            raise StageError(f"no decodable video frames in {self.path}")
+
+    def close(self) -> None:
+        if self.container is not None:
+            self.container.close()
+
+
+def list_images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+class ImageSource:
+    """One image file, or every image in a folder (sorted by name); frames carry their file name."""
+
+    name = "source"
+    live = False
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+
+    def open(self, ctx: Context) -> None:
+        if not self.path.exists():
+            raise StageError(f"input not found: {self.path}")
+        self.files = list_images(self.path) if self.path.is_dir() else [self.path]
+        if not self.files:
+            raise StageError(f"no images in folder {self.path}")
+        ctx.input_path, ctx.live, ctx.expected_frames = str(self.path), False, len(self.files)
+        ctx.fps, ctx.time_base = Fraction(1), Fraction(1)
+        ctx.extras["image_source_is_folder"] = self.path.is_dir()
+
+    def frames(self) -> Iterator[Frame]:
+        for seq, path in enumerate(self.files):
+            t0 = time.perf_counter()
+            rgb = read_rgb(path)
+            if rgb is None:
+                if len(self.files) == 1:
+                    raise StageError(f"not a readable image: {path}")
+                print(f"warning: skipping unreadable image {path.name}")
+                continue
+            yield Frame(rgb, seq, seq, Fraction(1), original=rgb, t_capture=t0, meta={"filename": path.name})
+
+    def close(self) -> None:
+        pass
+
+
+class TestPatternSource:
+    """A deterministic moving pattern, like GStreamer's videotestsrc: colour bars scrolling sideways,
+    a gradient band and a bouncing disc. `live=True` paces frames at `fps` of wall-clock time
+    (a stand-in for a camera); otherwise frames come as fast as the pipeline takes them."""
+
+    name = "source"
+
+    def __init__(self, width: int = 640, height: int = 480, fps: float = 30.0, duration: float = 5.0,
+                 frames: int | None = None, live: bool = False) -> None:
+        if width < 1 or height < 1 or fps <= 0:
+            raise StageError("test source needs width, height >= 1 and fps > 0")
+        self.width, self.height, self.fps, self.live = int(width), int(height), float(fps), bool(live)
+        self.count = int(frames) if frames is not None else max(1, round(duration * fps))
+        self._bars = self._make_bars()
+
+    def _make_bars(self) -> np.ndarray:
+        colours = np.array([[235, 235, 235], [235, 235, 16], [16, 235, 235], [16, 235, 16],
+                            [235, 16, 235], [235, 16, 16], [16, 16, 235], [16, 16, 16]], np.uint8)
+        idx = (np.arange(2 * self.width) * 8 // max(self.width, 1)) % 8
+        bars = np.repeat(colours[idx][None], self.height, axis=0)  # twice as wide: scrolling is a slice
+        ramp = np.linspace(0, 255, 2 * self.width).astype(np.uint8)
+        bars[self.height * 3 // 4:] = ramp[None, :, None]
+        return bars
+
+    def open(self, ctx: Context) -> None:
+        ctx.live = self.live
+        ctx.fps = Fraction(self.fps).limit_denominator(1001)
+        ctx.time_base = 1 / ctx.fps
+        ctx.width, ctx.height, ctx.expected_frames = self.width, self.height, self.count
+
+    def render(self, n: int) -> np.ndarray:
+        w, h = self.width, self.height
+        shift = (n * 4) % w
+        img = np.ascontiguousarray(self._bars[:, shift:shift + w])
+        r = max(2, min(w, h) // 8)
+        cx = int((w / 2 - r) * np.sin(n * 0.07) + w / 2)
+        cy = int((h / 2 - r) * np.sin(n * 0.05 + 1.0) + h / 2)
+        y0, y1, x0, x1 = max(cy - r, 0), min(cy + r, h), max(cx - r, 0), min(cx + r, w)
+        yy, xx = np.ogrid[y0:y1, x0:x1]
+        disc = (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r
+        img[y0:y1, x0:x1][disc] = (255, 128, 0)
+        return img
+
+    def frames(self) -> Iterator[Frame]:
+        t_start = time.perf_counter()
+        period = 1.0 / self.fps
+        for n in range(self.count):
+            if self.live:
+                delay = t_start + n * period - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+            t0 = time.perf_counter()
+            rgb = self.render(n)
+            frame = Frame(rgb, n, n, Fraction(1) / Fraction(self.fps).limit_denominator(1001), original=rgb, t_capture=t0)
+            frame.timings[self.name] = (t0, time.perf_counter())
+            yield frame
+
+    def close(self) -> None:
+        pass

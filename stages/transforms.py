@@ -1,0 +1,114 @@
+"""Preprocess (resize to the inference size, to a tensor on the device) and postprocess (back to
+uint8 RGB at the output size, blended with the original by `strength`)."""
+from __future__ import annotations
+
+import re
+
+import cv2
+import numpy as np
+import torch
+
+from pipeline.item import Frame
+from pipeline.stage import Context, StageError
+
+SIZE_MULTIPLE = 4  # two stride-2 convs: sides divisible by 4 come back at the same size
+MIN_SIDE = 16  # reflection padding of the 9x9 conv needs a few pixels; tiny inputs are scaled up
+
+
+def parse_size(text: str | None) -> tuple[int, int] | None:
+    """'640x480' -> (640, 480); None/'' -> None."""
+    if text in (None, "", "auto"):
+        return None
+    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", str(text))
+    if not m or int(m.group(1)) < 1 or int(m.group(2)) < 1:
+        raise StageError(f"size must look like WIDTHxHEIGHT, e.g. 640x480, not {text!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def inference_size(width: int, height: int, size: tuple[int, int] | None, short_side: int | None) -> tuple[int, int]:
+    """Keep the aspect ratio: fit inside `size`, or scale the short side to `short_side`; then round
+    each side to a multiple of 4 (at least 16)."""
+    scale = 1.0
+    if size is not None:
+        scale = min(size[0] / width, size[1] / height)
+    elif short_side:
+        scale = short_side / min(width, height)
+
+    def snap(v: float) -> int:
+        return max(MIN_SIDE, int(round(v / SIZE_MULTIPLE)) * SIZE_MULTIPLE)
+
+    return snap(width * scale), snap(height * scale)
+
+
+def resize(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
+    if rgb.shape[1] == width and rgb.shape[0] == height:
+        return rgb
+    shrinking = width * height < rgb.shape[0] * rgb.shape[1]
+    return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+
+
+class Preprocess:
+    """RGB uint8 HxWx3 -> uint8 3xhxw tensor on the device (pinned + async copy on CUDA). The
+    division by 255 happens in the inference stage, on the device, in its dtype: copying uint8 moves
+    a quarter of the bytes of float32."""
+
+    name = "preprocess"
+
+    def __init__(self, size: str | None = None, image_size: int | None = None, device: str = "auto") -> None:
+        self.size = parse_size(size)
+        self.short_side = image_size
+        self.device_name = device
+
+    def open(self, ctx: Context) -> None:
+        self.device = torch.device(ctx.device if self.device_name == "auto" else self.device_name)
+        self.pin = self.device.type == "cuda"
+        self._dims: dict[tuple[int, int], tuple[int, int]] = {}
+
+    def process(self, frame: Frame) -> Frame:
+        h, w = frame.data.shape[:2]
+        if (w, h) not in self._dims:
+            self._dims[(w, h)] = inference_size(w, h, self.size, self.short_side)
+        tw, th = self._dims[(w, h)]
+        rgb = resize(frame.data, tw, th)
+        tensor = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)
+        if self.pin:
+            tensor = tensor.pin_memory()
+        frame.data = tensor.to(self.device, non_blocking=self.pin)
+        return frame
+
+    def close(self) -> None:
+        pass
+
+
+class Postprocess:
+    """Stylised tensor (3xhxw, [0,1], any device) -> RGB uint8 at the original size; strength in [0, 1]
+    blends with the original (0 = the input unchanged, 1 = fully stylised)."""
+
+    name = "postprocess"
+
+    def __init__(self, strength: float = 1.0, output_size: str | None = None) -> None:
+        if not 0.0 <= float(strength) <= 1.0:
+            raise StageError(f"strength must be between 0 and 1, not {strength}")
+        self.strength = float(strength)
+        self.output_size = parse_size(output_size)  # None: the source's size
+
+    def open(self, ctx: Context) -> None:
+        pass
+
+    def process(self, frame: Frame) -> Frame:
+        data = frame.data
+        if isinstance(data, torch.Tensor):
+            data = data.mul(255).round_().clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous().cpu().numpy()
+        original = frame.original if frame.original is not None else data
+        oh, ow = original.shape[:2]
+        out_w, out_h = self.output_size or (ow, oh)
+        out = resize(data, out_w, out_h)
+        strength = self.strength
+        if strength < 1.0:
+            base = resize(original, out_w, out_h)
+            out = cv2.addWeighted(out, strength, base, 1.0 - strength, 0.0)
+        frame.data = out
+        return frame
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,1 @@
+"""Johnson et al. 2016 perceptual-loss trainer."""

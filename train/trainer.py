@@ -1,0 +1,210 @@
+"""The training loop: Adam on content + style (+ TV) perceptual losses, checkpoints, resume, logs, samples.
+
+Runs on cuda (mixed precision), mps or cpu. Under torchrun (WORLD_SIZE set) it trains with
+DistributedDataParallel: gloo on CPU, nccl on GPUs; rank 0 writes checkpoints, logs and samples.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, RandomSampler
+
+from models.devices import pick_device
+from models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from models.networks import create_network
+from models.vgg import CONTENT_LAYER, STYLE_LAYERS, load_vgg
+from train.data import ImageFolder, read_rgb, to_tensor
+from train.losses import content_loss, gram, style_loss, tv_loss
+
+
+class TrainError(Exception):
+    """Bad training input; the message is fit for users."""
+
+
+@dataclass
+class TrainConfig:
+    content_dir: str
+    style_image: str
+    save_model_dir: str = "checkpoints"
+    style_name: str = ""
+    steps: int = 0  # 0: derived from epochs
+    epochs: int = 2
+    batch_size: int = 4
+    image_size: int = 256
+    style_size: int = 0  # long side of the style image fed to VGG; 0 = 2 * image_size
+    lr: float = 1e-3
+    content_weight: float = 1.0
+    style_weight: float = 5.0
+    tv_weight: float = 0.0
+    style_layers: tuple[str, ...] = STYLE_LAYERS
+    vgg_weights: str | None = None
+    width: int = 32
+    blocks: int = 5
+    arch: str = "transformer_net"
+    device: str = "auto"
+    seed: int = 42
+    resume: str | None = None
+    checkpoint_every: int = 200
+    log_every: int = 10
+    sample_every: int = 100
+    progress: bool = True
+    extra: dict = field(default_factory=dict)
+
+
+def _optimizer_path(ckpt: Path) -> Path:
+    return ckpt.with_name(ckpt.stem + ".optim.pt")
+
+
+def load_style_image(path: str, long_side: int) -> torch.Tensor:
+    if not Path(path).is_file():
+        raise TrainError(f"style image not found: {path}")
+    rgb = read_rgb(path)
+    if rgb is None:
+        raise TrainError(f"style image is not a readable image: {path}")
+    h, w = rgb.shape[:2]
+    scale = long_side / max(h, w)
+    rgb = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    return to_tensor(rgb).unsqueeze(0)
+
+
+def save_sample_grid(path: Path, content: torch.Tensor, output: torch.Tensor) -> None:
+    """Top row inputs, bottom row outputs, as one PNG."""
+    top = torch.cat(list(content[:4].detach().float().cpu()), dim=2)
+    bottom = torch.cat(list(output[:4].detach().float().clamp(0, 1).cpu()), dim=2)
+    grid = (torch.cat([top, bottom], dim=1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    cv2.imwrite(str(path), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
+
+
+def train(cfg: TrainConfig) -> Path:
+    """Train and return the path of the final checkpoint."""
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    device = pick_device(cfg.device)
+    rank, world = 0, 1
+    if distributed:
+        if device.type == "cuda":
+            local = int(os.environ.get("LOCAL_RANK", "0"))
+            device = torch.device("cuda", local)
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        rank, world = dist.get_rank(), dist.get_world_size()
+    is_main = rank == 0
+    torch.manual_seed(cfg.seed)  # same initial weights on every rank
+
+    try:
+        data = ImageFolder(cfg.content_dir, cfg.image_size, seed=cfg.seed + rank)
+    except (FileNotFoundError, ValueError) as exc:
+        raise TrainError(str(exc)) from None
+    style = load_style_image(cfg.style_image, cfg.style_size or 2 * cfg.image_size).to(device)
+    vgg = load_vgg(cfg.vgg_weights, tuple(sorted(set(cfg.style_layers) | {CONTENT_LAYER}))).to(device)
+
+    net = create_network({"name": cfg.arch, "width": cfg.width, "blocks": cfg.blocks}).to(device).train()
+    optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    start_step = 0
+    out_dir = Path(cfg.save_model_dir)
+    style_name = cfg.style_name or Path(cfg.style_image).stem
+    if cfg.resume:
+        try:
+            ckpt = load_checkpoint(cfg.resume)
+        except CheckpointError as exc:
+            raise TrainError(str(exc)) from None
+        if ckpt.arch != net.arch():
+            raise TrainError(f"--resume checkpoint is a {ckpt.arch}, but this run trains a {net.arch()}")
+        net.load_state_dict(ckpt.state)
+        start_step = int(ckpt.training.get("steps", 0))
+        opt_path = _optimizer_path(Path(cfg.resume))
+        if opt_path.is_file():
+            optimizer.load_state_dict(torch.load(opt_path, map_location=device, weights_only=True))
+    model = torch.nn.parallel.DistributedDataParallel(net) if distributed else net
+
+    steps = cfg.steps or cfg.epochs * max(1, len(data) // (cfg.batch_size * world))
+    with torch.no_grad():
+        style_feats = vgg(style)
+        style_grams = {name: gram(style_feats[name]) for name in cfg.style_layers}
+
+    use_amp = device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    sampler = RandomSampler(data, replacement=True, num_samples=10**9, generator=torch.Generator().manual_seed(cfg.seed + rank))
+    loader = iter(DataLoader(data, batch_size=cfg.batch_size, sampler=sampler, num_workers=0, pin_memory=use_amp))
+
+    training_meta = {k: v for k, v in asdict(cfg).items() if k not in ("progress", "resume")}
+    training_meta.update(vgg_source=vgg.source, vgg_norm=vgg.norm, loss="relative (see train/losses.py)",
+                         content_layer=CONTENT_LAYER, skipped_files=len(data.skipped), world_size=world)
+    if is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if data.skipped:
+            print(f"skipped {len(data.skipped)} unreadable or non-image files in {cfg.content_dir}")
+    log_path = out_dir / "train_log.csv"
+    log_file = None
+    if is_main:
+        new_log = not log_path.exists() or start_step == 0
+        log_file = open(log_path, "w" if start_step == 0 else "a", newline="")
+        writer = csv.writer(log_file)
+        if new_log:
+            writer.writerow(["step", "content", "style", "tv", "total", "seconds"])
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=steps, initial=start_step, disable=not (cfg.progress and is_main), unit="step", dynamic_ncols=True)
+    last = {"content": float("nan"), "style": float("nan"), "tv": 0.0, "total": float("nan")}
+    t0 = time.perf_counter()
+    final_path = out_dir / f"{style_name}.safetensors"
+
+    def checkpoint(step: int, path: Path) -> None:
+        meta = dict(training_meta, steps=step, date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    final_losses=last, style_image=Path(cfg.style_image).name)
+        save_checkpoint(path, net, style=style_name, training=meta)
+        torch.save(optimizer.state_dict(), _optimizer_path(path))
+
+    step = start_step
+    for step in range(start_step + 1, steps + 1):
+        x = next(loader).to(device, non_blocking=True)
+        with torch.autocast(device.type, enabled=use_amp):
+            y = model(x)
+            feats_y = vgg(y)
+            with torch.no_grad():
+                feats_x = vgg(x)
+        lc = content_loss(feats_y[CONTENT_LAYER].float(), feats_x[CONTENT_LAYER].float())
+        ls = style_loss({k: v.float() for k, v in feats_y.items()}, style_grams)
+        lt = tv_loss(y.float()) if cfg.tv_weight else torch.zeros((), device=device)
+        loss = cfg.content_weight * lc + cfg.style_weight * ls + cfg.tv_weight * lt
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+
+        last = {"content": lc.item(), "style": ls.item(), "tv": lt.item(), "total": loss.item()}
+        bar.update(1)
+        bar.set_postfix(content=f"{last['content']:.3f}", style=f"{last['style']:.3f}")
+        if is_main:
+            if step % cfg.log_every == 0 or step == steps:
+                writer.writerow([step, *(f"{last[k]:.6g}" for k in ("content", "style", "tv", "total")), f"{time.perf_counter() - t0:.1f}"])
+                log_file.flush()
+            if cfg.sample_every and step % cfg.sample_every == 0:
+                save_sample_grid(out_dir / f"sample_{step:06d}.png", x, y)
+            if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step != steps:
+                checkpoint(step, out_dir / f"{style_name}_step{step:06d}.safetensors")
+    bar.close()
+    if is_main:
+        checkpoint(step, final_path)
+        log_file.close()
+    if distributed:
+        rank_dump = os.environ.get("STYLECAM_DDP_DUMP")  # lets the DDP test compare every rank's weights
+        if rank_dump:
+            save_checkpoint(Path(rank_dump) / f"rank{rank}.safetensors", net, style=style_name)
+        dist.barrier()
+        dist.destroy_process_group()
+    return final_path
+
+
+def config_json(cfg: TrainConfig) -> str:
+    return json.dumps(asdict(cfg), indent=2, default=str)
