@@ -111,7 +111,7 @@ class VideoFileSink:
                 self._pending_audio = pkt
                 return
             pkt.stream = out_for[pkt.stream.index]
-            self.container.mux(pkt)
+            self._mux(pkt)
 
     def _setup_stream(self, width: int, height: int) -> None:
         self.stream = self.container.add_stream(self.codec, rate=self.fps)
@@ -146,8 +146,16 @@ class VideoFileSink:
         self._last_video_s = float(vframe.pts * self.time_base)
         self._mux_audio_until(self._last_video_s)
         for packet in self.stream.encode(vframe):
-            self.container.mux(packet)
+            self._mux(packet)
         self.frames_written += 1
+
+    def _mux(self, packet: av.Packet) -> None:
+        # The file is really created at the first mux (the header is written then): that is where
+        # unwritable paths and full disks show up.
+        try:
+            self.container.mux(packet)
+        except (av.error.FFmpegError, OSError) as exc:
+            raise StageError(f"cannot write {self.path}: {getattr(exc, 'strerror', None) or exc}") from None
 
     def close(self) -> None:
         if self.container is None:
@@ -156,19 +164,28 @@ class VideoFileSink:
         try:
             if not failed and self.stream is not None:
                 for packet in self.stream.encode(None):
-                    self.container.mux(packet)
+                    self._mux(packet)
                 # After Ctrl-C, audio stops one frame after the last video frame; otherwise all of it.
                 early = self.ctx.extras.get("stopped_early", False)
                 self._mux_audio_until(self._last_video_s + float(1 / self.fps) if early else None)
+        except StageError:
+            failed = True
+            raise
         finally:
             if self._audio_in is not None:
                 self._audio_in.close()
-            self.container.close()
-            self.container = None
-        if failed or self.stream is None:
-            self.tmp.unlink(missing_ok=True)
-            return
-        os.replace(self.tmp, self.path)
+            try:
+                self.container.close()  # writes the trailer (moov atom for mp4)
+            except (av.error.FFmpegError, OSError) as exc:
+                failed = True
+                if self.ctx.error is None:
+                    raise StageError(f"cannot finish {self.path}: {exc}") from None
+            finally:
+                self.container = None
+                if failed or self.stream is None:
+                    self.tmp.unlink(missing_ok=True)
+        if not failed and self.stream is not None:
+            os.replace(self.tmp, self.path)
 
 
 class ImageSink:

@@ -50,9 +50,11 @@ class VideoFileSource:
         stream = self.container.streams.video[0]
         stream.thread_type = "AUTO"  # frame + slice threads inside FFmpeg
         rate = stream.average_rate or stream.guessed_rate or Fraction(30)
-        expected = stream.frames or (
-            int(float(stream.duration * stream.time_base) * rate) if stream.duration and stream.time_base else None
-        )
+        if stream.duration and stream.time_base:
+            seconds = float(stream.duration * stream.time_base)
+        else:  # Matroska often knows only the container's duration (in microseconds)
+            seconds = self.container.duration / 1e6 if self.container.duration else None
+        expected = stream.frames or (round(seconds * rate) if seconds else None)
         if self.max_frames:
             expected = min(expected or self.max_frames, self.max_frames)
         ctx.input_path, ctx.live = self.path, False
@@ -124,6 +126,8 @@ class ImageSource:
 
 
 class TestPatternSource:
+    __test__ = False  # not a pytest class, despite the name
+
     """A deterministic moving pattern, like GStreamer's videotestsrc: colour bars scrolling sideways,
     a gradient band and a bouncing disc. `live=True` paces frames at `fps` of wall-clock time
     (a stand-in for a camera); otherwise frames come as fast as the pipeline takes them."""

@@ -75,3 +75,15 @@ def audio_packets(path: Path) -> list[bytes]:
         if not c.streams.audio:
             return []
         return [bytes(p) for p in c.demux(c.streams.audio[0]) if p.size]
+
+
+def make_audio_only(path: Path, seconds: float = 0.5) -> Path:
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("aac", rate=16000)
+        stream.layout = "mono"
+        pcm = np.zeros((1, int(16000 * seconds)), np.float32)
+        frame = av.AudioFrame.from_ndarray(pcm, format="fltp", layout="mono")
+        frame.sample_rate, frame.pts = 16000, 0
+        for p in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(p)
+    return path

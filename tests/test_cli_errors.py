@@ -1,0 +1,91 @@
+"""Bad input through the real command line: one clear line, non-zero exit, no traceback, no output
+that looks complete. Also Ctrl-C on a running transcode."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.media import decode_video, make_audio_only, make_video
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def stylecam(*args, cwd=None, **kw):
+    return subprocess.run([sys.executable, "-m", "pipeline.cli", *map(str, args)], cwd=cwd or ROOT,
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, **kw)
+
+
+def assert_clean_failure(result, *expect):
+    assert result.returncode != 0
+    err = result.stderr.strip()
+    assert "Traceback" not in err
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("stylecam: error:")
+    for word in expect:
+        assert word in err, err
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory):
+    d = tmp_path_factory.mktemp("bad")
+    good = make_video(d / "good.mp4", frames=6, audio=False)
+    (d / "text.mp4").write_text("this is not a video\n")
+    data = good.read_bytes()
+    (d / "truncated.mp4").write_bytes(data[: len(data) // 2])
+    make_audio_only(d / "audio_only.m4a")
+    (d / "corrupt.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{garbage" + os.urandom(64))
+    (d / "bad.yaml").write_text("source: {type: testsrc\nsinks: [")
+    return d
+
+
+@pytest.mark.parametrize("input_name,extra,expect", [
+    ("missing.mp4", [], ["not found", "missing.mp4"]),
+    ("text.mp4", [], ["not a readable video"]),
+    ("truncated.mp4", [], ["truncated"]),
+    ("audio_only.m4a", [], ["no video stream"]),
+    ("good.mp4", ["--style", "no_such_style"], ["unknown style", "no_such_style"]),
+    ("good.mp4", ["--style", "corrupt.safetensors"], ["corrupt.safetensors"]),
+])
+def test_bad_inputs(media, input_name, extra, expect):
+    out = media / f"out_{input_name}.mp4"
+    result = stylecam("transcode", input_name, out.name, *extra, cwd=media)
+    assert_clean_failure(result, *expect)
+    assert not out.exists()
+    assert not list(media.glob(".*.part"))
+
+
+def test_invalid_yaml(media):
+    assert_clean_failure(stylecam("run", media / "bad.yaml"), "not valid YAML", "line")
+
+
+def test_unwritable_output(media, tmp_path):
+    assert_clean_failure(stylecam("transcode", media / "good.mp4", tmp_path / "no" / "such" / "dir" / "o.mp4"), "does not exist")
+    assert_clean_failure(stylecam("transcode", media / "good.mp4", "/proc/o.mp4"), "cannot write")
+
+
+def test_debug_shows_the_traceback(media):
+    result = stylecam("--debug", "transcode", "missing.mp4", "o.mp4", cwd=media)
+    assert result.returncode != 0 and "Traceback" in result.stderr
+
+
+def test_ctrl_c_leaves_a_playable_file(tmp_path):
+    out = tmp_path / "out.mp4"
+    part = tmp_path / ".out.mp4.part"
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "transcode", "testsrc", str(out),
+                             "--style", "random", "--image-size", "32", "--no-progress"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not (part.exists() and part.stat().st_size > 2000):
+        time.sleep(0.05)  # wait until frames are flowing into the file
+    assert part.exists(), "the output never started"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "interrupted" in err
+    frames = decode_video(out)
+    assert 0 < len(frames) < 120  # a valid file holding the frames processed so far
+    assert not part.exists()
