@@ -1,0 +1,64 @@
+"""TransformerNet, the checkpoint format and the style registry."""
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from models.checkpoint import CheckpointError, load_checkpoint, read_metadata, save_checkpoint
+from models.styles import StyleError, find_style, list_styles, load_style
+from models.transformer_net import TransformerNet
+from pipeline.cli import main
+
+
+@pytest.mark.parametrize("h,w", [(16, 16), (48, 64), (100, 36)])
+def test_transformer_net_keeps_sizes_that_are_multiples_of_4(h, w):
+    net = TransformerNet(width=4, blocks=2).eval()
+    with torch.no_grad():
+        assert net(torch.rand(2, 3, h, w)).shape == (2, 3, h, w)
+
+
+def test_width_and_blocks_change_the_network():
+    small, big = TransformerNet(width=8, blocks=1), TransformerNet(width=16, blocks=5)
+    count = lambda n: sum(p.numel() for p in n.parameters())  # noqa: E731
+    assert count(small) < count(big)
+    assert len(big.residuals) == 5
+
+
+def test_checkpoint_round_trip(tmp_path):
+    net = TransformerNet(width=4, blocks=1)
+    path = tmp_path / "s.safetensors"
+    save_checkpoint(path, net, style="s", training={"steps": 12, "style_weight": 1.0})
+    ckpt = load_checkpoint(path)
+    assert ckpt.arch == {"name": "transformer_net", "width": 4, "blocks": 1}
+    assert ckpt.training["steps"] == 12 and ckpt.style == "s"
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(ckpt.build()(x), net.eval()(x))
+    assert json.loads(read_metadata(path)["arch"])["width"] == 4
+
+
+def test_checkpoint_errors(tmp_path):
+    with pytest.raises(CheckpointError, match="not found"):
+        load_checkpoint(tmp_path / "none.safetensors")
+    (tmp_path / "junk.safetensors").write_bytes(b"junk")
+    with pytest.raises(CheckpointError, match="not a readable safetensors"):
+        load_checkpoint(tmp_path / "junk.safetensors")
+    from safetensors.torch import save_file
+
+    save_file({"w": torch.zeros(1)}, str(tmp_path / "other.safetensors"))
+    with pytest.raises(CheckpointError, match="not a stylecam checkpoint"):
+        load_checkpoint(tmp_path / "other.safetensors")
+
+
+def test_registry_by_name_and_by_path(tmp_path, monkeypatch, tiny_style):
+    monkeypatch.setenv("STYLECAM_STYLES", str(tiny_style.parent))
+    assert find_style("tiny") == tiny_style
+    assert find_style(str(tiny_style)) == tiny_style
+    net, ckpt = load_style("tiny")
+    assert ckpt.arch["width"] == 4
+    assert "tiny" in [s.name for s in list_styles()]
+    with pytest.raises(StyleError, match="unknown style 'nope'"):
+        find_style("nope")
+    result = CliRunner().invoke(main, ["styles"])
+    assert result.exit_code == 0 and "tiny" in result.output and "random" in result.output
