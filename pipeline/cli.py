@@ -180,6 +180,43 @@ def styles(include_all: bool) -> None:
         click.echo(f"{info.name:<24} {info.arch:<26} {info.description}  [{where}]")
 
 
+@main.command()
+@click.option("--content-dir", required=True, type=click.Path(), help="Folder of training photos (searched recursively).")
+@click.option("--style-image", required=True, type=click.Path(), help="The painting to learn.")
+@click.option("--save-model-dir", default="checkpoints", show_default=True, type=click.Path(file_okay=False), help="Checkpoints, log and samples go here.")
+@click.option("--style-name", default="", help="Name of the style (default: the style image's file name).")
+@click.option("--epochs", default=2, show_default=True, type=click.IntRange(min=1), help="Passes over the content images (when --steps is 0).")
+@click.option("--steps", default=0, show_default=True, type=click.IntRange(min=0), help="Optimiser steps; 0: derived from --epochs.")
+@click.option("--batch-size", default=4, show_default=True, type=click.IntRange(min=1))
+@click.option("--image-size", default=256, show_default=True, type=click.IntRange(min=16), help="Training crop side in pixels.")
+@click.option("--style-size", default=0, show_default=True, type=click.IntRange(min=0), help="Long side of the style image for the loss; 0: 2 x image size.")
+@click.option("--lr", default=1e-3, show_default=True, type=click.FloatRange(min=0, min_open=True))
+@click.option("--content-weight", default=1.0, show_default=True, type=float)
+@click.option("--style-weight", default=1.0, show_default=True, type=float, help="Losses are relative per layer (train/losses.py), so weights carry over between VGG sources.")
+@click.option("--tv-weight", default=0.0, show_default=True, type=float, help="Total-variation smoothing.")
+@click.option("--vgg-weights", type=click.Path(dir_okay=False), help="VGG16 weights file from `stylecam vgg import-hed` (default: torchvision's, downloaded).")
+@click.option("--width", default=32, show_default=True, type=click.IntRange(min=1), help="Channels of the first layer (32 = Johnson's network, 16 = half width).")
+@click.option("--blocks", default=5, show_default=True, type=click.IntRange(min=0), help="Residual blocks.")
+@click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda or mps.")
+@click.option("--seed", default=42, show_default=True, type=int)
+@click.option("--resume", type=click.Path(dir_okay=False), help="Continue from this checkpoint (step count and optimiser state).")
+@click.option("--checkpoint-every", default=200, show_default=True, type=click.IntRange(min=0))
+@click.option("--log-every", default=10, show_default=True, type=click.IntRange(min=1), help="Steps between lines of train_log.csv.")
+@click.option("--sample-every", default=100, show_default=True, type=click.IntRange(min=0), help="Steps between sample grids (0: none).")
+@click.option("--progress/--no-progress", default=True, help="tqdm progress bar with the losses.")
+def train(**options: Any) -> None:
+    """Train a style network with the Johnson et al. perceptual loss."""
+    from models.devices import pick_device
+    from train.trainer import TrainConfig, TrainError, train as run_training
+
+    try:
+        pick_device(options["device"])
+    except ValueError as exc:
+        raise TrainError(str(exc)) from None
+    path = run_training(TrainConfig(**options))
+    click.echo(f"wrote {path}")
+
+
 @main.group()
 def vgg() -> None:
     """The VGG16 loss network's weights."""
