@@ -169,6 +169,80 @@ def run(pipeline_file: str | None, input_opt: str | None, output_opt: str | None
     run_spec(spec, device, stats_json, progress, duration)
 
 
+def live_source_entry(source: str, size: tuple[int, int] | None, fps: float | None) -> dict:
+    """--source webcam | INDEX | /dev/videoN | testsrc | PATH (a file played at its native rate)."""
+    from stages.sources import VIDEO_SUFFIXES
+
+    w, h = size or (None, None)
+    if source in ("webcam",) or source.isdigit() or source.startswith("/dev/video"):
+        device = "0" if source == "webcam" else source
+        return {"type": "webcam", "device": device, "width": w, "height": h, "fps": fps}
+    if source == "testsrc":
+        return {"type": "testsrc", "width": w or 640, "height": h or 480, "fps": fps or 30.0, "duration": 24 * 3600.0, "live": True}
+    if Path(source).suffix.lower() in VIDEO_SUFFIXES or Path(source).is_file():
+        return {"type": "file", "path": source, "realtime": True}
+    raise click.UsageError(f"--source {source!r}: use webcam, a camera index, /dev/videoN, testsrc or a video file")
+
+
+@main.command()
+@click.option("--style", "--model", "style", default="random", show_default=True, help="First style; n/p in the preview cycle through the installed ones.")
+@click.option("--source", default="webcam", show_default=True, help="webcam, a camera INDEX, /dev/videoN, testsrc, or a video file played at its native rate.")
+@click.option("--webcam", "webcam_flag", is_flag=True, help="The seed's spelling of --source webcam.")
+@click.option("--vcam", "vcam", is_flag=False, flag_value="auto", default=None, metavar="[DEVICE]", help="Send to a virtual camera (optionally /dev/videoN). Default sink when --preview is not given.")
+@click.option("--preview", is_flag=True, help="Show a preview window with hotkeys (h lists them).")
+@click.option("--size", help="Capture and output size WxH (webcam request, test source, virtual camera).")
+@click.option("--image-size", type=click.IntRange(min=16), help="Inference short side in pixels (smaller is faster).")
+@click.option("--fps", type=click.FloatRange(min=1), help="Camera / test-source / virtual-camera rate.")
+@click.option("--strength", type=click.FloatRange(0, 1), default=1.0, show_default=True)
+@click.option("--mirror", is_flag=True, help="Mirror what the virtual camera sends (off: meeting apps mirror the self-view themselves).")
+@click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda or mps.")
+@click.option("--duration", type=click.FloatRange(min=0), help="Stop after this many seconds.")
+@click.option("--queue-size", type=click.IntRange(min=1), default=2, show_default=True, help="Frames per queue; small keeps latency low.")
+@click.option("--record", type=click.Path(), help="Also write the stylised stream to a video file or an image folder.")
+@click.option("--stats-json", type=click.Path(dir_okay=False), help="Write the run's metrics as JSON (schema: docs/metrics.md).")
+def live(style: str, source: str, webcam_flag: bool, vcam: str | None, preview: bool, size: str | None,
+         image_size: int | None, fps: float | None, strength: float, mirror: bool, device: str, duration: float | None,
+         queue_size: int, record: str | None, stats_json: str | None) -> None:
+    """Stylise a camera live into a virtual camera and/or a preview window.
+
+    Frames are dropped, oldest first, when inference is slower than the camera, so latency stays
+    bounded. The latency report is printed at the end (Ctrl-C or q in the preview to stop).
+    """
+    from models.styles import find_style, list_styles
+    from pipeline.config import build_pipeline, sink_entry
+    from stages.controls import LiveControls
+    from stages.transforms import parse_size
+
+    out_size = parse_size(size)
+    find_style(style)  # unknown style: fail before opening the camera
+    src = live_source_entry("webcam" if webcam_flag else source, out_size, fps)
+    sinks = []
+    if vcam is not None or not preview:
+        sinks.append({"type": "vcam", "device": None if vcam in (None, "auto") else vcam, "fps": fps, "mirror": mirror,
+                      "width": out_size[0] if out_size else None, "height": out_size[1] if out_size else None})
+    if preview:
+        sinks.append({"type": "preview"})
+    if record:
+        sinks.append(sink_entry(record))
+    spec = {
+        "source": src,
+        "stages": [
+            {"type": "preprocess", "image_size": image_size},
+            {"type": "inference", "style": style, "batch_size": 1},
+            {"type": "postprocess", "strength": strength, "output_size": size},
+        ],
+        "sinks": sinks,
+        "queues": {"size": queue_size, "policy": "auto"},
+    }
+    pipeline = build_pipeline(spec, device=device, duration_s=duration)
+    others = [s.name for s in list_styles() if s.name not in (style, "random")] if preview else []
+    pipeline.ctx.extras["controls"] = LiveControls(styles=[style, *others], strength=strength)
+    report = pipeline.run()
+    click.echo(report.table())
+    if stats_json:
+        report.write_json(stats_json)
+
+
 @main.command()
 @click.option("--all", "include_all", is_flag=True, help="Also list the -plain twins of temporal styles.")
 def styles(include_all: bool) -> None:

@@ -86,6 +86,7 @@ class Pipeline:
         opened: list[Any] = []
         threads: list[threading.Thread] = []
         restore = self._install_sigint()
+        self.ctx.extras["request_stop"] = self.request_stop  # e.g. the preview window's quit key
         try:
             for stage in [self.source, *self.stages, *self.sinks]:
                 stage.open(self.ctx)
@@ -213,16 +214,34 @@ class Pipeline:
         self._emit(outputs, EOS)
 
     def _run_sink(self, index: int, sink: Any, q_in: FrameQueue) -> None:
+        # A sink with `resend_interval_s` (a virtual camera) gets its last frame again whenever no new
+        # one came for that long: consumers see a steady camera rate even when inference falls behind.
+        resend = getattr(sink, "resend_interval_s", None)
+        last = None
         while True:
-            item = q_in.get()
+            try:
+                item = q_in.get(timeout=resend if resend and last is not None else None)
+            except TimeoutError:
+                sink.process(last)
+                continue
             if item is EOS:
+                self._end_of_stream(sink)
                 return
+            last = item
             self._call(sink, item, 0)
             self._sink_counts[index] += 1
             if index == 0:
                 self.recorder.frame_out(item.t_capture, time.perf_counter())
                 if self.progress:
                     self.progress(1)
+
+    @staticmethod
+    def _end_of_stream(stage: Any) -> None:
+        """Optional hook, called in the stage's own thread after its last frame (e.g. a window that
+        must be destroyed by the thread that created it)."""
+        hook = getattr(stage, "end_of_stream", None)
+        if hook is not None:
+            hook()
 
     # -- supervision ------------------------------------------------------------------------------
 

@@ -5,8 +5,6 @@ passed since the first one arrived). Frames of different sizes (an image folder)
 """
 from __future__ import annotations
 
-import threading
-
 import torch
 
 from models.styles import StyleError, load_style
@@ -24,7 +22,7 @@ class Inference:
         self.style, self.device_name = style, device
         self.batch_size, self.batch_timeout_ms = int(batch_size), float(batch_timeout_ms)
         self.half = half
-        self._swap_lock = threading.Lock()
+        self.controls = None
 
     def _load(self, spec: str) -> torch.nn.Module:
         try:
@@ -39,18 +37,20 @@ class Inference:
         use_half = self.device.type == "cuda" if self.half is None else self.half
         self.dtype = torch.float16 if use_half else torch.float32
         self.net = self._load(self.style)
-
-    def set_style(self, spec: str) -> None:
-        """Swap the network while the pipeline runs: load first, then swap under a lock, so the
-        frames in flight never wait for the file to load."""
-        net = self._load(spec)
-        with self._swap_lock:
-            self.net, self.style = net, spec
+        # Live mode: every style the hotkeys can reach is loaded now, so a switch is a pointer swap.
+        self.controls = ctx.extras.get("controls")
+        self._loaded = {self.style: self.net}
+        if self.controls is not None:
+            for spec in self.controls.styles:
+                if spec not in self._loaded:
+                    self._loaded[spec] = self._load(spec)
 
     def process(self, frames: Frame | list[Frame]) -> list[Frame]:
         frames = frames if isinstance(frames, list) else [frames]
-        with self._swap_lock:
-            net = self.net
+        wanted = self.controls.style if self.controls is not None else None
+        if wanted is not None and wanted != self.style:
+            self.net, self.style = self._loaded[wanted], wanted
+        net = self.net
         groups: dict[tuple, list[Frame]] = {}
         for f in frames:
             groups.setdefault(tuple(f.data.shape), []).append(f)

@@ -4,12 +4,16 @@ from __future__ import annotations
 from stages.inference import Inference
 from stages.sinks import ImageSink, NullSink, VideoFileSink
 from stages.sources import ImageSource, TestPatternSource, VideoFileSource
+from stages.preview import PreviewSink
 from stages.transforms import Postprocess, Preprocess
+from stages.vcam import VirtualCameraSink
+from stages.webcam import WebcamSource
 
 SOURCES: dict[str, type] = {
     "file": VideoFileSource,
     "images": ImageSource,
     "testsrc": TestPatternSource,
+    "webcam": WebcamSource,
 }
 STAGES: dict[str, type] = {
     "preprocess": Preprocess,
@@ -20,4 +24,6 @@ SINKS: dict[str, type] = {
     "file": VideoFileSink,
     "images": ImageSink,
     "null": NullSink,
+    "vcam": VirtualCameraSink,
+    "preview": PreviewSink,
 }

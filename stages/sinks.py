@@ -223,8 +223,9 @@ class ImageSink:
         target = self.target(frame)
         if self.single and self.count:
             raise StageError(f"more than one frame for the single image {self.path}; give a folder instead")
-        ok, data = cv2.imencode(target.suffix or ".png", cv2.cvtColor(frame.data, cv2.COLOR_RGB2BGR),
-                                [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+        suffix = target.suffix.lower() or ".png"
+        params = [cv2.IMWRITE_JPEG_QUALITY, self.quality] if suffix in (".jpg", ".jpeg") else []
+        ok, data = cv2.imencode(suffix, cv2.cvtColor(frame.data, cv2.COLOR_RGB2BGR), params)
         if not ok:
             raise StageError(f"cannot encode {target.name}")
         tmp = temp_name(target)

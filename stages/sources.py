@@ -36,13 +36,13 @@ def open_video(path: str) -> av.container.InputContainer:
 
 
 class VideoFileSource:
-    """Decodes a video file with PyAV's threaded decoder; frames keep their pts and time base."""
+    """Decodes a video file with PyAV's threaded decoder; frames keep their pts and time base.
+    `realtime=True` plays the file at its native rate, like a camera (a live source: leaky queues)."""
 
     name = "source"
-    live = False
 
-    def __init__(self, path: str, max_frames: int | None = None) -> None:
-        self.path, self.max_frames = str(path), max_frames
+    def __init__(self, path: str, max_frames: int | None = None, realtime: bool = False) -> None:
+        self.path, self.max_frames, self.live = str(path), max_frames, bool(realtime)
         self.container: av.container.InputContainer | None = None
 
     def open(self, ctx: Context) -> None:
@@ -57,20 +57,29 @@ class VideoFileSource:
         expected = stream.frames or (round(seconds * rate) if seconds else None)
         if self.max_frames:
             expected = min(expected or self.max_frames, self.max_frames)
-        ctx.input_path, ctx.live = self.path, False
+        ctx.input_path, ctx.live = self.path, self.live
         ctx.fps, ctx.time_base = Fraction(rate), stream.time_base
         ctx.width, ctx.height = stream.codec_context.width, stream.codec_context.height
         ctx.expected_frames = expected
 
     def frames(self) -> Iterator[Frame]:
         stream = self.container.streams.video[0]
-        seq = 0
+        seq, t_start, first_s = 0, time.perf_counter(), None
         try:
             for vframe in self.container.decode(stream):
+                if self.live and vframe.pts is not None:  # wait for the frame's moment, as a camera would
+                    now_s = float(vframe.pts * vframe.time_base)
+                    first_s = now_s if first_s is None else first_s
+                    delay = t_start + (now_s - first_s) - time.perf_counter()
+                    if delay > 0:
+                        time.sleep(delay)
                 t0 = time.perf_counter()
                 # to_ndarray converts any pixel format (gray, 10-bit, 4:2:2 ...) to packed RGB.
                 rgb = vframe.to_ndarray(format="rgb24")
-                yield Frame(rgb, seq, vframe.pts, vframe.time_base, original=rgb, t_capture=t0)
+                frame = Frame(rgb, seq, vframe.pts, vframe.time_base, original=rgb, t_capture=t0)
+                if self.live:  # time the work, not the wait for the frame's moment
+                    frame.timings[self.name] = (t0, time.perf_counter())
+                yield frame
                 seq += 1
                 if self.max_frames and seq >= self.max_frames:
                     return

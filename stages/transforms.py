@@ -93,7 +93,9 @@ class Postprocess:
         self.output_size = parse_size(output_size)  # None: the source's size
 
     def open(self, ctx: Context) -> None:
-        pass
+        self.controls = ctx.extras.get("controls")  # live hotkeys: strength and bypass
+        if self.controls is not None:
+            self.controls.strength = self.strength
 
     def process(self, frame: Frame) -> Frame:
         data = frame.data
@@ -102,11 +104,13 @@ class Postprocess:
         original = frame.original if frame.original is not None else data
         oh, ow = original.shape[:2]
         out_w, out_h = self.output_size or (ow, oh)
-        out = resize(data, out_w, out_h)
-        strength = self.strength
-        if strength < 1.0:
-            base = resize(original, out_w, out_h)
-            out = cv2.addWeighted(out, strength, base, 1.0 - strength, 0.0)
+        strength = self.strength if self.controls is None else (0.0 if self.controls.bypass else self.controls.strength)
+        if strength <= 0.0:
+            out = resize(original, out_w, out_h)
+        else:
+            out = resize(data, out_w, out_h)
+            if strength < 1.0:
+                out = cv2.addWeighted(out, strength, resize(original, out_w, out_h), 1.0 - strength, 0.0)
         frame.data = out
         return frame
 
