@@ -72,6 +72,7 @@ def pipeline_options(fn: Callable) -> Callable:
         click.option("--image-size", type=click.IntRange(min=1), help="Inference size as the short side in pixels (the seed's flag)."),
         click.option("--strength", type=click.FloatRange(0, 1), help="Blend of stylised and original, 0..1."),
         click.option("--batch-size", type=click.IntRange(min=1), help="Frames per inference batch."),
+        click.option("--backend", type=click.Choice(["torch", "onnxruntime"]), help="Inference backend (onnxruntime: CPU only)."),
         click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps."),
         click.option("--stats-json", type=click.Path(dir_okay=False), help="Write the run's metrics as JSON (schema: docs/metrics.md)."),
         click.option("--progress/--no-progress", default=None, help="Progress bar (default: on for file inputs on a terminal)."),
@@ -289,6 +290,67 @@ def train(**options: Any) -> None:
         raise TrainError(str(exc)) from None
     path = run_training(TrainConfig(**options))
     click.echo(f"wrote {path}")
+
+
+@main.command()
+@click.option("--input", "-i", "input_path", type=click.Path(exists=True, dir_okay=False), help="A video file instead of the test source.")
+@click.option("--size", default="640x480", show_default=True, help="Test source size WxH.")
+@click.option("--frames", default=120, show_default=True, type=click.IntRange(min=1), help="Frames to run through each.")
+@click.option("--style", default="random", show_default=True, help="Style name or checkpoint path.")
+@click.option("--image-size", type=click.IntRange(min=16), help="Inference short side (default: the frame's own size).")
+@click.option("--backend", default="torch", show_default=True, type=click.Choice(["torch", "onnxruntime"]))
+@click.option("--batch-size", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--sink", default="null", show_default=True, type=click.Choice(["null", "file"]), help="null, or encode to a temporary mp4 (transcode benchmark).")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--live", is_flag=True, help="Pace the source at 30 fps with leaky queues of 2, as `stylecam live` does.")
+@click.option("--naive/--no-naive", default=True, help="Also run the naive sequential loop for the ratio.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write all figures as JSON.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Draw per-stage latency to a PNG.")
+def bench(input_path: str | None, size: str, frames: int, style: str, image_size: int | None, backend: str,
+          batch_size: int, sink: str, device: str, live: bool, naive: bool, json_path: str | None, plot_path: str | None) -> None:
+    """Measure the pipeline against the naive one-frame-at-a-time loop, in the same run."""
+    import json
+
+    from pipeline.bench import plot, run_bench
+    from stages.transforms import parse_size
+
+    result = run_bench(input_path, parse_size(size), frames, style, image_size, backend, batch_size, sink, device, naive, live)
+    for s in result["stages"]:
+        click.echo(f"{s['name']:<14} p50 {s['p50_ms']:8.1f} ms   p95 {s['p95_ms']:8.1f} ms")
+    click.echo(f"pipeline: {result['fps']:.2f} fps, end-to-end p50 {result['latency_p50_ms']:.0f} ms, "
+               f"p95 {result['latency_p95_ms']:.0f} ms, {result['dropped']} of {result['frames_in']} frames dropped")
+    if result["naive_fps"] is not None:
+        click.echo(f"naive loop: {result['naive_fps']:.2f} fps, p95 {result['naive_latency_p95_ms']:.0f} ms")
+        click.echo(f"pipeline / naive: {result['ratio']:.2f}x")
+    if json_path:
+        Path(json_path).write_text(json.dumps(result, indent=2) + "\n")
+    if plot_path:
+        plot(result, plot_path)
+
+
+@main.command("export")
+@click.argument("style")
+@click.argument("output", type=click.Path(dir_okay=False))
+@click.option("--check/--no-check", default=True, help="Compare onnxruntime with PyTorch on random inputs.")
+def export_command(style: str, output: str, check: bool) -> None:
+    """Export STYLE to ONNX (dynamic batch, height and width; input/output float RGB in [0, 1])."""
+    import os
+
+    from models.export import export_onnx, parity
+    from models.styles import load_style
+
+    net, _ = load_style(style)
+    target = Path(output)
+    tmp = target.with_name(f".{target.name}.part")
+    export_onnx(net, str(tmp))
+    if check:
+        worst = parity(net, str(tmp))
+        if worst > 1e-3:
+            tmp.unlink()
+            raise click.ClickException(f"ONNX output differs from PyTorch by {worst:.2e} (> 1e-3); not written")
+        click.echo(f"parity: max |onnxruntime - torch| = {worst:.2e}")
+    os.replace(tmp, target)
+    click.echo(f"wrote {target}")
 
 
 @main.group()

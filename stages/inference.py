@@ -12,28 +12,53 @@ from pipeline.item import Frame
 from pipeline.stage import Context, StageError
 
 
+BACKENDS = ("torch", "onnxruntime")
+
+
+class OnnxRunner:
+    """Callable like the torch network: float tensor in, float tensor out, run by onnxruntime (CPU)."""
+
+    def __init__(self, net: torch.nn.Module, threads: int) -> None:
+        from models.export import onnx_bytes, ort_session
+
+        self.session = ort_session(onnx_bytes(net), threads)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(self.session.run(None, {"input": x.float().numpy()})[0])
+
+
 class Inference:
     name = "inference"
 
     def __init__(self, style: str = "random", device: str = "auto", batch_size: int = 1,
-                 batch_timeout_ms: float = 40.0, half: bool | None = None) -> None:
+                 batch_timeout_ms: float = 40.0, half: bool | None = None, backend: str = "torch",
+                 threads: int = 0) -> None:
         if batch_size < 1:
             raise StageError("batch_size must be at least 1")
+        if backend not in BACKENDS:
+            raise StageError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+        self.backend, self.threads = backend, int(threads)  # threads: intra-op threads, 0 = library default
         self.style, self.device_name = style, device
         self.batch_size, self.batch_timeout_ms = int(batch_size), float(batch_timeout_ms)
         self.half = half
         self.controls = None
 
-    def _load(self, spec: str) -> torch.nn.Module:
+    def _load(self, spec: str):
         try:
             net, _ = load_style(spec)
         except StyleError as exc:
             raise StageError(str(exc)) from None
+        if self.backend == "onnxruntime":
+            return OnnxRunner(net, self.threads)
         net = net.to(self.device).eval()
         return net.half() if self.dtype == torch.float16 else net
 
     def open(self, ctx: Context) -> None:
         self.device = torch.device(ctx.device if self.device_name == "auto" else self.device_name)
+        if self.backend == "onnxruntime" and self.device.type != "cpu":
+            raise StageError("the onnxruntime backend runs on the CPU here: use --device cpu or --backend torch")
+        if self.threads and self.backend == "torch" and self.device.type == "cpu":
+            torch.set_num_threads(self.threads)
         use_half = self.device.type == "cuda" if self.half is None else self.half
         self.dtype = torch.float16 if use_half else torch.float32
         self.net = self._load(self.style)

@@ -1,0 +1,81 @@
+"""ONNX export with dynamic batch/height/width, and a parity check against PyTorch."""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+OPSET = 17
+DYNAMIC = {0: "batch", 2: "height", 3: "width"}
+
+
+def export_onnx(net: nn.Module, out: str | os.PathLike | io.BytesIO) -> None:
+    """Input "input" and output "output": float32 NCHW RGB in [0, 1]; the output is clamped to [0, 1]."""
+    wrapped = _Clamped(net.float().eval())
+    example = torch.rand(1, 3, 64, 64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter is chatty about instance norm
+        torch.onnx.export(wrapped, (example,), out, dynamo=False, opset_version=OPSET, input_names=["input"],
+                          output_names=["output"], dynamic_axes={"input": DYNAMIC, "output": DYNAMIC})
+
+
+class _Clamped(nn.Module):
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).clamp(0, 1)
+
+
+def onnx_bytes(net: nn.Module) -> bytes:
+    """The exported model, cached on disk by a hash of the weights (export takes a second or two)."""
+    digest = hashlib.sha256()
+    for k, v in sorted(net.state_dict().items()):
+        digest.update(k.encode())
+        digest.update(v.detach().cpu().numpy().tobytes())
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "stylecam" / "onnx"
+    path = cache / f"{digest.hexdigest()[:24]}.onnx"
+    if path.is_file():
+        return path.read_bytes()
+    buffer = io.BytesIO()
+    export_onnx(net, buffer)
+    data = buffer.getvalue()
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".part")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only home only costs the export next time
+    return data
+
+
+def ort_session(model: bytes | str, threads: int = 0):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+
+def parity(net: nn.Module, model: bytes | str, shapes: tuple[tuple[int, ...], ...] = ((1, 3, 64, 64), (2, 3, 120, 160))) -> float:
+    """Largest |onnxruntime - PyTorch| over random inputs of several shapes (outputs in [0, 1])."""
+    session = ort_session(model)
+    worst = 0.0
+    generator = torch.Generator().manual_seed(0)
+    for shape in shapes:
+        x = torch.rand(*shape, generator=generator)
+        with torch.no_grad():
+            expected = net.float().eval()(x).clamp(0, 1).numpy()
+        got = session.run(None, {"input": x.numpy()})[0]
+        worst = max(worst, float(np.abs(got - expected).max()))
+    return worst

@@ -1,0 +1,75 @@
+"""`stylecam bench --json` keys and the ONNX export (parity, dynamic shapes, the onnxruntime backend)."""
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from pipeline.cli import main
+from tests.media import decode_video, make_video
+
+
+def test_bench_json_has_the_documented_keys(tmp_path):
+    out = tmp_path / "bench.json"
+    result = CliRunner().invoke(main, ["bench", "--size", "64x48", "--frames", "12", "--json", str(out), "--plot", str(tmp_path / "p.png")])
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    for key in ("fps", "naive_fps", "latency_p95_ms", "stages", "ratio", "frames_in", "frames_out"):
+        assert key in data, key
+    assert data["frames_out"] == 12 and data["naive_fps"] > 0
+    assert {s["name"] for s in data["stages"]} >= {"preprocess", "inference", "postprocess"}
+    assert (tmp_path / "p.png").stat().st_size > 1000
+    assert "pipeline / naive" in result.output
+
+
+def test_bench_on_a_file_with_encoding_and_live_pacing(tmp_path):
+    clip = make_video(tmp_path / "in.mp4", frames=10, audio=False)
+    out = tmp_path / "b.json"
+    result = CliRunner().invoke(main, ["bench", "--input", str(clip), "--sink", "file", "--frames", "10", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["frames_out"] == 10
+    result = CliRunner().invoke(main, ["bench", "--live", "--size", "64x48", "--frames", "15", "--no-naive", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert data["config"]["live"] and data["queues"][0]["policy"] == "leaky" and data["naive_fps"] is None
+
+
+def test_export_parity_and_dynamic_shapes(tmp_path, tiny_style):
+    import onnxruntime as ort
+    import torch
+
+    from models.checkpoint import load_checkpoint
+
+    out = tmp_path / "tiny.onnx"
+    result = CliRunner().invoke(main, ["export", str(tiny_style), str(out)])
+    assert result.exit_code == 0, result.output
+    assert "parity" in result.output
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    net = load_checkpoint(tiny_style).build()
+    for shape in [(1, 3, 32, 48), (3, 3, 64, 40)]:
+        x = torch.rand(*shape)
+        got = session.run(None, {"input": x.numpy()})[0]
+        with torch.no_grad():
+            expected = net(x).clamp(0, 1).numpy()
+        assert got.shape == shape and np.abs(got - expected).max() <= 1e-3
+
+
+def test_onnxruntime_backend_matches_torch_in_the_pipeline(tmp_path, tiny_style):
+    clip = make_video(tmp_path / "in.mp4", frames=4, audio=False)
+    outs = {}
+    for backend in ("torch", "onnxruntime"):
+        outs[backend] = tmp_path / f"{backend}.mp4"
+        result = CliRunner().invoke(main, ["transcode", str(clip), str(outs[backend]), "--style", str(tiny_style),
+                                           "--backend", backend, "--no-progress", "--crf", "0"])
+        assert result.exit_code == 0, result.output
+    a, b = decode_video(outs["torch"]), decode_video(outs["onnxruntime"])
+    assert len(a) == len(b) == 4
+    assert max(np.abs(x.astype(int) - y.astype(int)).max() for (_, x), (_, y) in zip(a, b)) <= 2
+
+
+def test_onnxruntime_backend_refuses_gpu_devices():
+    from pipeline.stage import Context, StageError
+    from stages.inference import Inference
+
+    with pytest.raises(StageError, match="runs on the CPU"):
+        Inference(backend="onnxruntime", device="cuda").open(Context(device="cpu"))
