@@ -162,6 +162,7 @@ def test_live_bad_input(args, expect):
 def test_preview_window_hotkeys_under_xvfb(tmp_path):
     display = ":87"
     xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "800x600x24", "-nolisten", "tcp"], stderr=subprocess.DEVNULL)
+    live = None
     try:
         env = dict(os.environ, DISPLAY=display)
         live = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "live", "--source", "testsrc", "--preview",
@@ -185,5 +186,8 @@ def test_preview_window_hotkeys_under_xvfb(tmp_path):
         assert "bypass: on" in err and "overlay: off" in err and "quit" in err
         assert (tmp_path / "s.json").is_file()  # q ended the stream normally, long before --duration
     finally:
+        if live is not None and live.poll() is None:
+            live.kill()  # never leave a stray stylecam behind a failed assertion
+            live.wait(10)
         xvfb.terminate()
         xvfb.wait(10)
