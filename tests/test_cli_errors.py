@@ -78,12 +78,17 @@ def test_ctrl_c_leaves_a_playable_file(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "transcode", "testsrc", str(out),
                              "--style", "random", "--image-size", "32", "--no-progress"],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 60
-    while time.time() < deadline and not (part.exists() and part.stat().st_size > 2000):
-        time.sleep(0.05)  # wait until frames are flowing into the file
-    assert part.exists(), "the output never started"
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and not (part.exists() and part.stat().st_size > 2000):
+            time.sleep(0.05)  # wait until frames are flowing into the file
+        assert part.exists(), "the output never started"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "interrupted" in err
     frames = decode_video(out)
