@@ -134,18 +134,16 @@ def build_pipeline(spec: dict, device: str = "auto", **pipeline_kwargs: Any) -> 
     source = instantiate("source", spec["source"], registry.SOURCES)
     stages = [instantiate(f"stages[{i}]", e, registry.STAGES) for i, e in enumerate(spec.get("stages") or [])]
     sinks = [instantiate(f"sinks[{i}]", e, registry.SINKS) for i, e in enumerate(spec["sinks"])]
-    # One device for the whole pipeline: the inference stage's, unless the caller names one.
-    wanted = device
-    if wanted == "auto":
-        wanted = next((getattr(s, "device_name", "auto") for s in stages if hasattr(s, "device_name") and hasattr(s, "style")), "auto")
+    # One device for the whole pipeline: the caller's if named, else the inference stage's yaml value.
+    if device == "auto":
+        device = next((s.device_name for s in stages if isinstance(s, registry.STAGES["inference"])), "auto")
     try:
-        resolved = pick_device(wanted)
+        resolved = str(pick_device(device))
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     for stage in stages:
-        if getattr(stage, "device_name", "auto") == "auto" or device != "auto":
-            if hasattr(stage, "device_name"):
-                stage.device_name = str(resolved)
+        if hasattr(stage, "device_name"):
+            stage.device_name = resolved
     queues = spec.get("queues") or {}
     ctx = Context(device=str(resolved))
     return Pipeline(source, stages, sinks, ctx, queue_size=queues.get("size", 8), policy=queues.get("policy", "auto"), **pipeline_kwargs)

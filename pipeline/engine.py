@@ -176,8 +176,7 @@ class Pipeline:
             frame.timings[stage.name] = (t0, t1)
         self.recorder.stage_time(stage.name, t1 - t0, max(n_in, 1))
         if len(out) < n_in:
-            with self._error_lock:
-                self.recorder.consumed += n_in - len(out)
+            self.recorder.frames_consumed(n_in - len(out))
         return out
 
     def _next_batch(self, stage: Any, q_in: FrameQueue, first: Frame) -> tuple[list[Frame], bool]:

@@ -111,6 +111,10 @@ class Recorder:
             if self.t_first_in is None:
                 self.t_first_in = t
 
+    def frames_consumed(self, n: int) -> None:
+        with self._lock:
+            self.consumed += n
+
     def frame_out(self, t_capture: float, t_done: float) -> None:
         with self._lock:
             self.frames_out += 1

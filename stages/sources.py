@@ -1,6 +1,7 @@
 """Sources: a video file (PyAV), an image or a folder of images, and a synthetic test pattern."""
 from __future__ import annotations
 
+import sys
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -87,7 +88,7 @@ class VideoFileSource:
             if seq == 0:
                 raise StageError(f"no decodable video frames in {self.path}") from None
             # A damaged tail: keep what decoded, like every player does, but say so.
-            print(f"warning: {self.path} is damaged after frame {seq}; stopping there")
+            print(f"warning: {self.path} is damaged after frame {seq}; stopping there", file=sys.stderr)
         if seq == 0:
             raise StageError(f"no decodable video frames in {self.path}")
 
@@ -126,7 +127,7 @@ class ImageSource:
             if rgb is None:
                 if len(self.files) == 1:
                     raise StageError(f"not a readable image: {path}")
-                print(f"warning: skipping unreadable image {path.name}")
+                print(f"warning: skipping unreadable image {path.name}", file=sys.stderr)
                 continue
             yield Frame(rgb, seq, seq, Fraction(1), original=rgb, t_capture=t0, meta={"filename": path.name})
 
