@@ -5,10 +5,12 @@ from typing import Callable
 
 from torch import nn
 
+from models.fast_net import FastNet
 from models.transformer_net import TransformerNet
 
 _ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "transformer_net": TransformerNet,
+    "fast_net": FastNet,
 }
 
 

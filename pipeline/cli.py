@@ -270,6 +270,7 @@ def styles(include_all: bool) -> None:
 @click.option("--style-weight", default=1.0, show_default=True, type=float, help="Losses are relative per layer (train/losses.py), so weights carry over between VGG sources.")
 @click.option("--tv-weight", default=0.0, show_default=True, type=float, help="Total-variation smoothing.")
 @click.option("--vgg-weights", type=click.Path(dir_okay=False), help="VGG16 weights file from `stylecam vgg import-hed` (default: torchvision's, downloaded).")
+@click.option("--arch", default="transformer_net", show_default=True, type=click.Choice(["transformer_net", "fast_net"]), help="transformer_net: Johnson's; fast_net: ~80x fewer FLOPs, for CPUs (models/fast_net.py).")
 @click.option("--width", default=32, show_default=True, type=click.IntRange(min=1), help="Channels of the first layer (32 = Johnson's network, 16 = half width).")
 @click.option("--blocks", default=5, show_default=True, type=click.IntRange(min=0), help="Residual blocks.")
 @click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda or mps.")

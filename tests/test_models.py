@@ -62,3 +62,23 @@ def test_registry_by_name_and_by_path(tmp_path, monkeypatch, tiny_style):
         find_style("nope")
     result = CliRunner().invoke(main, ["styles"])
     assert result.exit_code == 0 and "tiny" in result.output and "random" in result.output
+
+
+@pytest.mark.parametrize("h,w", [(16, 16), (48, 64), (120, 160)])
+def test_fast_net_keeps_sizes_that_are_multiples_of_8(h, w):
+    from models.fast_net import FastNet
+
+    net = FastNet(width=8, blocks=2).eval()
+    with torch.no_grad():
+        assert net(torch.rand(2, 3, h, w)).shape == (2, 3, h, w)
+
+
+def test_fast_net_checkpoint_and_onnx_parity(tmp_path):
+    from models.export import onnx_bytes, parity
+    from models.fast_net import FastNet
+
+    net = FastNet(width=8, blocks=2)
+    save_checkpoint(tmp_path / "f.safetensors", net, style="f")
+    loaded = load_checkpoint(tmp_path / "f.safetensors")
+    assert loaded.arch == {"name": "fast_net", "width": 8, "blocks": 2}
+    assert parity(loaded.build(), onnx_bytes(loaded.build())) <= 1e-3
