@@ -45,7 +45,6 @@ class Pipeline:
         ctx: Context | None = None,
         queue_size: int = 8,
         policy: str = "auto",
-        queue_overrides: dict[str, dict] | None = None,
         progress: Callable[[int], None] | None = None,
         duration_s: float | None = None,
         warmup: int = WARMUP_FRAMES,
@@ -55,7 +54,6 @@ class Pipeline:
         self.source, self.stages, self.sinks = source, list(stages), list(sinks)
         self.ctx = ctx or Context()
         self.queue_size, self.policy = queue_size, policy
-        self.queue_overrides = queue_overrides or {}  # stage name -> {"size": n, "policy": p} for its input queue
         self.progress = progress
         self.duration_s = duration_s
         self.recorder = Recorder(warmup)
@@ -109,16 +107,9 @@ class Pipeline:
 
     # -- threads ----------------------------------------------------------------------------------
 
-    def _policy_for(self, stage: Any) -> tuple[int, str]:
-        override = self.queue_overrides.get(stage.name, {})
-        policy = override.get("policy", self.policy)
-        if policy == "auto":
-            policy = "leaky" if self.ctx.live else "block"
-        return int(override.get("size", self.queue_size)), policy
-
     def _make_queue(self, upstream: Any, downstream: Any) -> FrameQueue:
-        size, policy = self._policy_for(downstream)
-        q = FrameQueue(f"{upstream.name}->{downstream.name}", size, policy)
+        policy = self.policy if self.policy != "auto" else ("leaky" if self.ctx.live else "block")
+        q = FrameQueue(f"{upstream.name}->{downstream.name}", self.queue_size, policy)
         self.queues.append(q)
         return q
 
