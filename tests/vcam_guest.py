@@ -1,4 +1,5 @@
-"""Runs inside the vcam VM (a real v4l2loopback module): `stylecam live` on the test source sends
+"""Runs inside the vcam VM (a real v4l2loopback module). First the webcam source reads a real V4L2
+capture device fed by pyvirtualcam. Then `stylecam live` on the test source sends
 through pyvirtualcam into /dev/video1; an independent process reads the device back with OpenCV's
 V4L2 capture; the frames read must match frames stylecam sent (which it also records losslessly).
 
@@ -45,7 +46,65 @@ print("reader: read", n, "frames of", frame.shape)
 """
 
 
+def check_webcam_source() -> int:
+    """The webcam source on a real V4L2 capture device (no torch needed: fast under emulation):
+    a pyvirtualcam writer feeds /dev/video2 with colour bars; WebcamSource must read them back."""
+    import threading
+
+    import pyvirtualcam
+
+    sys.path.insert(0, str(ROOT))
+    from pipeline.stage import Context, StageError
+    from stages.webcam import WebcamSource
+
+    bars = np.zeros((H, W, 3), np.uint8)
+    for k, colour in enumerate([(255, 255, 255), (255, 255, 0), (0, 255, 255), (0, 255, 0), (255, 0, 255), (255, 0, 0), (0, 0, 255), (0, 0, 0)]):
+        bars[:, k * W // 8:(k + 1) * W // 8] = colour
+    failures = 0
+    stop = threading.Event()
+    with pyvirtualcam.Camera(W, H, FPS, device="/dev/video2", fmt=pyvirtualcam.PixelFormat.RGB) as cam:
+        def feed():
+            while not stop.is_set():
+                cam.send(bars)
+                cam.sleep_until_next_frame()
+
+        feeder = threading.Thread(target=feed, daemon=True)
+        feeder.start()
+        time.sleep(0.5)
+        source = WebcamSource("/dev/video2", W, H, FPS)
+        ctx = Context()
+        try:
+            source.open(ctx)
+            frames = []
+            for frame in source.frames():
+                frames.append(frame)
+                if len(frames) == 5:
+                    break
+        finally:
+            source.close()
+            stop.set()
+            feeder.join(2)
+    mean = float(np.mean([np.abs(f.data.astype(int) - bars).mean() for f in frames]))
+    pts = [f.pts for f in frames]
+    ok = ctx.live and frames[0].data.shape == (H, W, 3) and mean < 6 and pts == sorted(pts) and len(set(pts)) == 5
+    failures += not ok
+    print(f"{'PASS' if ok else 'FAIL'} webcam source read {len(frames)} frames from /dev/video2: mean|d|={mean:.2f}, pts {pts}")
+    # A capture device nobody writes to: opened, but no frames (what a camera held by another program looks like).
+    try:
+        WebcamSource("/dev/video0", W, H, FPS).open(Context())  # exclusive_caps=1 and no writer
+        print("FAIL webcam source opened a device that sends nothing")
+        failures += 1
+    except StageError as exc:
+        ok = "sends no frames" in str(exc) or "no webcam" in str(exc)
+        failures += not ok
+        print(f"{'PASS' if ok else 'FAIL'} silent device: {exc}")
+    return failures
+
+
 def main() -> int:
+    webcam_failures = check_webcam_source()
+    if os.environ.get("VCAM_ONLY_WEBCAM"):
+        return webcam_failures
     work = Path(os.environ.get("VCAM_OUT") or tempfile.mkdtemp())
     sent, read = work / "sent", work / "read"
     for d in (sent, read):
@@ -66,7 +125,7 @@ def main() -> int:
         return 1
 
     sent_frames = [cv2.imread(str(p)).astype(np.int16) for p in sorted(sent.glob("*.png"))]
-    failures = 0
+    failures = webcam_failures
     for path in sorted(read.glob("*.png")):
         got = cv2.imread(str(path)).astype(np.int16)
         if got.shape != (H, W, 3):
