@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-STYLE  ?= random
+STYLE  ?= starry_night
 INPUT  ?= testsrc
 
 .PHONY: install demo test bench clean

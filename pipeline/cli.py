@@ -186,7 +186,7 @@ def live_source_entry(source: str, size: tuple[int, int] | None, fps: float | No
 
 
 @main.command()
-@click.option("--style", "--model", "style", default="random", show_default=True, help="First style; n/p in the preview cycle through the installed ones.")
+@click.option("--style", "--model", "style", default="starry_night", show_default=True, help="First style; n/p in the preview cycle through the installed ones.")
 @click.option("--source", default="webcam", show_default=True, help="webcam, a camera INDEX, /dev/videoN, testsrc, or a video file played at its native rate.")
 @click.option("--webcam", "webcam_flag", is_flag=True, help="The seed's spelling of --source webcam.")
 @click.option("--vcam", "vcam", is_flag=False, flag_value="auto", default=None, metavar="[DEVICE]", help="Send to a virtual camera (optionally /dev/videoN). Default sink when --preview is not given.")
@@ -297,7 +297,7 @@ def train(**options: Any) -> None:
 @click.option("--input", "-i", "input_path", type=click.Path(exists=True, dir_okay=False), help="A video file instead of the test source.")
 @click.option("--size", default="640x480", show_default=True, help="Test source size WxH.")
 @click.option("--frames", default=120, show_default=True, type=click.IntRange(min=1), help="Frames to run through each.")
-@click.option("--style", default="random", show_default=True, help="Style name or checkpoint path.")
+@click.option("--style", default="starry_night", show_default=True, help="Style name or checkpoint path.")
 @click.option("--image-size", type=click.IntRange(min=16), help="Inference short side (default: the frame's own size).")
 @click.option("--backend", default="torch", show_default=True, type=click.Choice(["torch", "onnxruntime"]))
 @click.option("--batch-size", default=1, show_default=True, type=click.IntRange(min=1))
