@@ -4,7 +4,6 @@ Errors users can fix print one line on stderr and exit non-zero; `--debug` shows
 """
 from __future__ import annotations
 
-import functools
 import sys
 import traceback
 from pathlib import Path

@@ -7,7 +7,6 @@ import time
 import pytest
 
 from pipeline.engine import Pipeline, PipelineError
-from pipeline.stage import Context
 from stages.sinks import NullSink
 from stages.sources import TestPatternSource
 
