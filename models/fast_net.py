@@ -14,7 +14,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from models.transformer_net import ConvLayer
+from models.transformer_net import ConvLayer, StyleNetwork, norm_relu
 
 
 class SeparableConv(nn.Sequential):
@@ -34,19 +34,14 @@ class SeparableResidual(nn.Module):
         return x + self.body(x)
 
 
-class FastNet(nn.Module):
+class FastNet(StyleNetwork):
     arch_name = "fast_net"
     size_multiple = 8
     min_size = 16
 
     def __init__(self, width: int = 16, blocks: int = 3) -> None:
-        super().__init__()
-        self.width, self.blocks = width, blocks
+        super().__init__(width, blocks)
         w = width
-
-        def norm_relu(c: int) -> list[nn.Module]:
-            return [nn.InstanceNorm2d(c, affine=True), nn.ReLU(inplace=True)]
-
         self.encoder = nn.Sequential(
             ConvLayer(3, w, 3, stride=2), *norm_relu(w),
             ConvLayer(w, 2 * w, 3, stride=2), *norm_relu(2 * w),
@@ -56,9 +51,6 @@ class FastNet(nn.Module):
         self.up1 = nn.Sequential(SeparableConv(4 * w, 2 * w), *norm_relu(2 * w))
         self.up2 = nn.Sequential(SeparableConv(2 * w, w), *norm_relu(w))
         self.out = ConvLayer(w, 3, 3)
-
-    def arch(self) -> dict:
-        return {"name": self.arch_name, "width": self.width, "blocks": self.blocks}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.residuals(self.encoder(x))

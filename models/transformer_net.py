@@ -42,17 +42,29 @@ class UpsampleConv(nn.Module):
         return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
 
 
-class TransformerNet(nn.Module):
+def norm_relu(channels: int) -> list[nn.Module]:
+    return [nn.InstanceNorm2d(channels, affine=True), nn.ReLU(inplace=True)]
+
+
+class StyleNetwork(nn.Module):
+    """What every style architecture shares: its name, width and block count, for checkpoints."""
+
+    arch_name = ""
+
+    def __init__(self, width: int, blocks: int) -> None:
+        super().__init__()
+        self.width, self.blocks = width, blocks
+
+    def arch(self) -> dict:
+        return {"name": self.arch_name, "width": self.width, "blocks": self.blocks}
+
+
+class TransformerNet(StyleNetwork):
     arch_name = "transformer_net"
 
     def __init__(self, width: int = 32, blocks: int = 5) -> None:
-        super().__init__()
-        self.width, self.blocks = width, blocks
+        super().__init__(width, blocks)
         w = width
-
-        def norm_relu(c: int) -> list[nn.Module]:
-            return [nn.InstanceNorm2d(c, affine=True), nn.ReLU(inplace=True)]
-
         self.encoder = nn.Sequential(
             ConvLayer(3, w, 9), *norm_relu(w),
             ConvLayer(w, 2 * w, 3, stride=2), *norm_relu(2 * w),
@@ -64,9 +76,6 @@ class TransformerNet(nn.Module):
             UpsampleConv(2 * w, w, 3), *norm_relu(w),
             ConvLayer(w, 3, 9),
         )
-
-    def arch(self) -> dict:
-        return {"name": self.arch_name, "width": self.width, "blocks": self.blocks}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.residuals(self.encoder(x)))
