@@ -266,7 +266,7 @@ def styles(include_all: bool) -> None:
 @click.option("--style-size", default=0, show_default=True, type=click.IntRange(min=0), help="Long side of the style image for the loss; 0: 2 x image size.")
 @click.option("--lr", default=1e-3, show_default=True, type=click.FloatRange(min=0, min_open=True))
 @click.option("--content-weight", default=1.0, show_default=True, type=float)
-@click.option("--style-weight", default=1.0, show_default=True, type=float, help="Losses are relative per layer (train/losses.py), so weights carry over between VGG sources.")
+@click.option("--style-weight", default=0.5, show_default=True, type=float, help="Losses are relative per layer (train/losses.py), so weights carry over between VGG sources.")
 @click.option("--tv-weight", default=0.0, show_default=True, type=float, help="Total-variation smoothing.")
 @click.option("--vgg-weights", type=click.Path(dir_okay=False), help="VGG16 weights file from `stylecam vgg import-hed` (default: torchvision's, downloaded).")
 @click.option("--arch", default="transformer_net", show_default=True, type=click.Choice(["transformer_net", "fast_net"]), help="transformer_net: Johnson's; fast_net: ~80x fewer FLOPs, for CPUs (models/fast_net.py).")
