@@ -151,7 +151,6 @@ def build_pipeline(spec: dict, device: str = "auto", **pipeline_kwargs: Any) -> 
 
 def source_entry(path: str, base: dict | None = None) -> dict:
     """A source mapping for an INPUT given on the command line."""
-    from stages.sources import VIDEO_SUFFIXES  # noqa: F401  (documented kinds)
     from train.data import IMAGE_SUFFIXES
 
     base = base or {}
