@@ -1,5 +1,13 @@
 """The training loop: Adam on content + style (+ TV) perceptual losses, checkpoints, resume, logs, samples.
 
+Two optional terms:
+  * temporal (`temporal_weight`): each batch gets a second 'frame' made by a random smooth flow
+    (train/motion.py) and the network is asked for T(warp(x)) == warp(T(x)) -- video stability
+    learned from still images;
+  * distillation (`teacher`, `distill_weight`): the output is pulled towards a trained network's
+    output on the same input. This is how the cheap CPU network learns a style from the full one
+    without paying for VGG on every step (set the perceptual weights to 0 and VGG is never run).
+
 Runs on cuda (mixed precision), mps or cpu. Under torchrun (WORLD_SIZE set) it trains with
 DistributedDataParallel: gloo on CPU, nccl on GPUs; rank 0 writes checkpoints, logs and samples.
 """
@@ -24,6 +32,7 @@ from models.networks import create_network
 from models.vgg import CONTENT_LAYER, STYLE_LAYERS, load_vgg
 from train.data import ImageFolder, read_rgb, to_tensor
 from train.losses import content_loss, gram, style_loss, tv_loss
+from train.motion import synthetic_pair, temporal_loss
 
 
 class TrainError(Exception):
@@ -45,6 +54,10 @@ class TrainConfig:
     content_weight: float = 1.0
     style_weight: float = 0.5  # with the relative losses; what the shipped styles used (0.3-0.5)
     tv_weight: float = 0.0
+    temporal_weight: float = 0.0
+    teacher: str | None = None  # a style name or checkpoint whose outputs are distilled
+    distill_weight: float = 0.0
+    init: str | None = None  # start from these weights (fine-tuning); the step count starts at 0
     style_layers: tuple[str, ...] = STYLE_LAYERS
     vgg_weights: str | None = None
     width: int = 32
@@ -84,6 +97,27 @@ def save_sample_grid(path: Path, content: torch.Tensor, output: torch.Tensor) ->
     cv2.imwrite(str(path), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
 
 
+def _read_checkpoint(path: str):
+    try:
+        return load_checkpoint(path)
+    except CheckpointError as exc:
+        raise TrainError(str(exc)) from None
+
+
+def _load_frozen(spec: str, device: torch.device) -> torch.nn.Module:
+    """The distillation teacher: a style name or checkpoint path, in eval mode, no gradients."""
+    from models.styles import StyleError, load_style
+
+    try:
+        net, _ = load_style(spec)
+    except StyleError as exc:
+        raise TrainError(f"--teacher: {exc}") from None
+    net = net.to(device).eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return net
+
+
 def train(cfg: TrainConfig) -> Path:
     """Train and return the path of the final checkpoint."""
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
@@ -104,18 +138,25 @@ def train(cfg: TrainConfig) -> Path:
     except (FileNotFoundError, ValueError) as exc:
         raise TrainError(str(exc)) from None
     style = load_style_image(cfg.style_image, cfg.style_size or 2 * cfg.image_size).to(device)
-    vgg = load_vgg(cfg.vgg_weights, tuple(sorted(set(cfg.style_layers) | {CONTENT_LAYER}))).to(device)
+    perceptual = bool(cfg.content_weight or cfg.style_weight)
+    if not (perceptual or cfg.teacher):
+        raise TrainError("nothing to learn: content and style weights are 0 and there is no --teacher")
+    vgg = load_vgg(cfg.vgg_weights, tuple(sorted(set(cfg.style_layers) | {CONTENT_LAYER}))).to(device) if perceptual else None
+    teacher = _load_frozen(cfg.teacher, device) if cfg.teacher else None
+    distill_weight = cfg.distill_weight or (1.0 if teacher is not None else 0.0)
 
     net = create_network({"name": cfg.arch, "width": cfg.width, "blocks": cfg.blocks}).to(device).train()
+    if cfg.init:
+        init = _read_checkpoint(cfg.init)
+        if init.arch != net.arch():
+            raise TrainError(f"--init checkpoint is a {init.arch}, but this run trains a {net.arch()}")
+        net.load_state_dict(init.state)
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     start_step = 0
     out_dir = Path(cfg.save_model_dir)
     style_name = cfg.style_name or Path(cfg.style_image).stem
     if cfg.resume:
-        try:
-            ckpt = load_checkpoint(cfg.resume)
-        except CheckpointError as exc:
-            raise TrainError(str(exc)) from None
+        ckpt = _read_checkpoint(cfg.resume)
         if ckpt.arch != net.arch():
             raise TrainError(f"--resume checkpoint is a {ckpt.arch}, but this run trains a {net.arch()}")
         net.load_state_dict(ckpt.state)
@@ -126,9 +167,12 @@ def train(cfg: TrainConfig) -> Path:
     model = torch.nn.parallel.DistributedDataParallel(net) if distributed else net
 
     steps = cfg.steps or cfg.epochs * max(1, len(data) // (cfg.batch_size * world))
-    with torch.no_grad():
-        style_feats = vgg(style)
-        style_grams = {name: gram(style_feats[name]) for name in cfg.style_layers}
+    style_grams = {}
+    if vgg is not None:
+        with torch.no_grad():
+            style_feats = vgg(style)
+            style_grams = {name: gram(style_feats[name]) for name in cfg.style_layers}
+    motion_rng = torch.Generator().manual_seed(cfg.seed + 1000 + rank)
 
     use_amp = device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
@@ -136,7 +180,8 @@ def train(cfg: TrainConfig) -> Path:
     loader = iter(DataLoader(data, batch_size=cfg.batch_size, sampler=sampler, num_workers=0, pin_memory=use_amp))
 
     training_meta = {k: v for k, v in asdict(cfg).items() if k not in ("progress", "resume")}
-    training_meta.update(vgg_source=vgg.source, vgg_norm=vgg.norm, loss="relative (see train/losses.py)",
+    training_meta.update(vgg_source=vgg.source if vgg else None, vgg_norm=vgg.norm if vgg else None,
+                         distill_weight=distill_weight, loss="relative (see train/losses.py)",
                          content_layer=CONTENT_LAYER, skipped_files=len(data.skipped), world_size=world)
     if is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -149,12 +194,12 @@ def train(cfg: TrainConfig) -> Path:
         log_file = open(log_path, "w" if start_step == 0 else "a", newline="")
         writer = csv.writer(log_file)
         if new_log:
-            writer.writerow(["step", "content", "style", "tv", "total", "seconds"])
+            writer.writerow(["step", "content", "style", "tv", "temporal", "distill", "total", "seconds"])
 
     from tqdm import tqdm
 
     bar = tqdm(total=steps, initial=start_step, disable=not (cfg.progress and is_main), unit="step", dynamic_ncols=True)
-    last = {"content": float("nan"), "style": float("nan"), "tv": 0.0, "total": float("nan")}
+    last = {"content": float("nan"), "style": float("nan"), "tv": 0.0, "temporal": 0.0, "distill": 0.0, "total": float("nan")}
     t0 = time.perf_counter()
     final_path = out_dir / f"{style_name}.safetensors"
 
@@ -167,26 +212,41 @@ def train(cfg: TrainConfig) -> Path:
     step = start_step
     for step in range(start_step + 1, steps + 1):
         x = next(loader).to(device, non_blocking=True)
+        zero = torch.zeros((), device=device)
+        lc = ls = lt = ltemp = ld = zero
         with torch.autocast(device.type, enabled=use_amp):
-            y = model(x)
-            feats_y = vgg(y)
-            with torch.no_grad():
-                feats_x = vgg(x)
-        lc = content_loss(feats_y[CONTENT_LAYER].float(), feats_x[CONTENT_LAYER].float())
-        ls = style_loss({k: v.float() for k, v in feats_y.items()}, style_grams)
-        lt = tv_loss(y.float()) if cfg.tv_weight else torch.zeros((), device=device)
-        loss = cfg.content_weight * lc + cfg.style_weight * ls + cfg.tv_weight * lt
+            if cfg.temporal_weight:
+                x2, flow, inside = synthetic_pair(x, motion_rng)
+                y, y2 = model(torch.cat([x, x2])).float().chunk(2)
+                ltemp = temporal_loss(y, y2, flow, inside)
+            else:
+                y = model(x).float()
+            if vgg is not None:
+                feats_y = vgg(y)
+                with torch.no_grad():
+                    feats_x = vgg(x)
+                lc = content_loss(feats_y[CONTENT_LAYER].float(), feats_x[CONTENT_LAYER].float())
+                ls = style_loss({k: v.float() for k, v in feats_y.items()}, style_grams)
+            if teacher is not None:
+                with torch.no_grad():
+                    target = teacher(x).float().clamp(0, 1)
+                ld = torch.nn.functional.mse_loss(y, target)
+        if cfg.tv_weight:
+            lt = tv_loss(y)
+        loss = (cfg.content_weight * lc + cfg.style_weight * ls + cfg.tv_weight * lt
+                + cfg.temporal_weight * ltemp + distill_weight * ld)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()
 
-        last = {"content": lc.item(), "style": ls.item(), "tv": lt.item(), "total": loss.item()}
+        last = {"content": lc.item(), "style": ls.item(), "tv": lt.item(), "temporal": ltemp.item(),
+                "distill": ld.item(), "total": loss.item()}
         bar.update(1)
-        bar.set_postfix(content=f"{last['content']:.3f}", style=f"{last['style']:.3f}")
+        bar.set_postfix({k: f"{v:.4g}" for k, v in last.items() if v and k != "total"})
         if is_main:
             if step % cfg.log_every == 0 or step == steps:
-                writer.writerow([step, *(f"{last[k]:.6g}" for k in ("content", "style", "tv", "total")), f"{time.perf_counter() - t0:.1f}"])
+                writer.writerow([step, *(f"{last[k]:.6g}" for k in ("content", "style", "tv", "temporal", "distill", "total")), f"{time.perf_counter() - t0:.1f}"])
                 log_file.flush()
             if cfg.sample_every and step % cfg.sample_every == 0:
                 save_sample_grid(out_dir / f"sample_{step:06d}.png", x, y)
