@@ -21,9 +21,10 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from pipeline.config import ConfigError
     from pipeline.engine import PipelineError
     from pipeline.stage import StageError
+    from train.evaluate import EvalError
     from train.trainer import TrainError
 
-    return (CheckpointError, StyleError, VGGWeightsError, ConfigError, PipelineError, StageError, TrainError)
+    return (CheckpointError, StyleError, VGGWeightsError, ConfigError, PipelineError, StageError, TrainError, EvalError)
 
 
 class StylecamGroup(click.Group):
@@ -330,6 +331,45 @@ def bench(input_path: str | None, size: str, frames: int, style: str, image_size
         Path(json_path).write_text(json.dumps(result, indent=2) + "\n")
     if plot_path:
         plot(result, plot_path)
+
+
+@main.command("eval")
+@click.argument("input_path", metavar="INPUT")
+@click.option("--style", "styles", multiple=True, default=["starry_night"], show_default=True, help="Style to measure; repeat to compare several in one run (e.g. NAME and NAME-plain).")
+@click.option("--frames", default=60, show_default=True, type=click.IntRange(min=2), help="Frames to use (the synthetic clip's length for a photo).")
+@click.option("--image-size", type=click.IntRange(min=16), help="Inference short side (default: the frame's own size).")
+@click.option("--flow", "flow_method", default="dis", show_default=True, type=click.Choice(["dis", "farneback"]), help="Optical flow on the input frames (real clips).")
+@click.option("--backend", default="torch", show_default=True, type=click.Choice(["torch", "onnxruntime"]))
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--style-image", type=click.Path(dir_okay=False), help="Painting for the style loss (default: the one the style was trained on, from ../shared/data/styles).")
+@click.option("--vgg-weights", type=click.Path(dir_okay=False), help="VGG16 for the losses (default: torchvision's, downloaded).")
+@click.option("--losses/--no-losses", default=True, help="Also compute style and content loss (needs VGG16).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the figures as JSON.")
+@click.option("--strip", "strip_path", type=click.Path(dir_okay=False), help="Side-by-side PNG: consecutive frames and the warping-error map per style.")
+def eval_command(input_path: str, styles: tuple[str, ...], frames: int, image_size: int | None, flow_method: str, backend: str,
+                 device: str, style_image: str | None, vgg_weights: str | None, losses: bool, json_path: str | None,
+                 strip_path: str | None) -> None:
+    """Flicker (warping error E_warp), style/content loss and fps of styles on a clip.
+
+    INPUT is a video, or a photo: then a synthetic pan/zoom/rotate clip is made over it and E_warp uses
+    the exact flow.
+    """
+    import json
+
+    from train.evaluate import evaluate, load_clip, save_strip
+
+    clip = load_clip(input_path, frames)
+    result, outputs = evaluate(clip, list(styles), image_size, backend, device, flow_method, style_image, vgg_weights, losses)
+    click.echo(f"{result['input']}: {result['frames']} frames {result['size'][0]}x{result['size'][1]}, flow {result['flow']}, "
+               f"input E_warp {result['input_e_warp']:.5f}")
+    click.echo(f"{'style':<28} {'E_warp':>9} {'style':>7} {'content':>8} {'fps':>6}")
+    for name, row in result["styles"].items():
+        click.echo(f"{name:<28} {row['e_warp']:>9.5f} {row.get('style_loss', float('nan')):>7.3f} "
+                   f"{row.get('content_loss', float('nan')):>8.3f} {row['fps']:>6.1f}")
+    if json_path:
+        Path(json_path).write_text(json.dumps(result, indent=2) + "\n")
+    if strip_path:
+        save_strip(strip_path, clip, outputs)
 
 
 @main.command("export")

@@ -201,3 +201,34 @@ def test_wrong_file_for_hed_import(tmp_path):
     bogus.write_text("nope")
     with pytest.raises(VGGWeightsError, match="not a readable HDF5"):
         import_hed(bogus, tmp_path / "o.safetensors")
+
+
+def test_temporal_loss_falls(data, tmp_path):
+    train(config(data, tmp_path, temporal_weight=50.0, style_weight=1.0, steps=30))
+    rows = losses(tmp_path)
+    first = np.mean([float(r["temporal"]) for r in rows[:5]])
+    last = np.mean([float(r["temporal"]) for r in rows[-5:]])
+    assert first > 0 and last < 0.7 * first, (first, last)
+
+
+def test_distillation_needs_no_vgg(data, tmp_path, tiny_style):
+    """With a teacher and no perceptual weights the student learns the teacher's outputs and VGG is never
+    loaded (the path given does not exist)."""
+    path = train(config(data, tmp_path, teacher=str(tiny_style), content_weight=0.0, style_weight=0.0,
+                        vgg_weights=str(tmp_path / "absent.safetensors"), arch="fast_net", width=4, steps=40))
+    rows = losses(tmp_path)
+    first = np.mean([float(r["distill"]) for r in rows[:5]])
+    last = np.mean([float(r["distill"]) for r in rows[-5:]])
+    assert last < 0.5 * first, (first, last)
+    meta = load_checkpoint(path).training
+    assert meta["teacher"] == str(tiny_style) and meta["distill_weight"] == 1.0 and meta["vgg_source"] is None
+
+
+def test_init_starts_from_weights_but_counts_steps_from_zero(data, tmp_path):
+    first = train(config(data, tmp_path / "a", steps=4))
+    second = train(config(data, tmp_path / "b", steps=3, init=str(first)))
+    assert load_checkpoint(second).training["steps"] == 3
+    with pytest.raises(TrainError, match="--init checkpoint is a"):
+        train(config(data, tmp_path / "c", init=str(first), arch="fast_net"))
+    with pytest.raises(TrainError, match="nothing to learn"):
+        train(config(data, tmp_path / "d", content_weight=0.0, style_weight=0.0))

@@ -73,6 +73,10 @@ def synthetic_clip(photo_rgb: np.ndarray, frames: int, size: tuple[int, int], pa
     frame to the next (len frames - 1)."""
     w, h = size
     ph, pw = photo_rgb.shape[:2]
+    shrink = 1.25 / (0.85 * min(pw / w, ph / h) / (1 + zoom) / (1 + pan))
+    if shrink < 1:  # area-downscale first: point-sampling a much larger photo aliases, and the flow would not hold
+        photo_rgb = cv2.resize(photo_rgb, (round(pw * shrink), round(ph * shrink)), interpolation=cv2.INTER_AREA)
+        ph, pw = photo_rgb.shape[:2]
     # The largest view (zoomed out, rotated) must stay inside the photo wherever the pan takes it.
     base = 0.85 * min(pw / w, ph / h) / (1 + zoom) / (1 + pan)
     half_w = base * (1 + zoom) * (w * math.cos(math.radians(rotate_deg)) + h * math.sin(math.radians(rotate_deg))) / 2
@@ -86,7 +90,7 @@ def synthetic_clip(photo_rgb: np.ndarray, frames: int, size: tuple[int, int], pa
         cy = ph / 2 + slack_y * 0.5 * min(1.0, pan * 4) * math.sin(2 * math.pi * t)
         scale = base * (1 + zoom * math.sin(2 * math.pi * t))
         mats.append(_affine(cx, cy, scale, rotate_deg * math.sin(4 * math.pi * t), w, h))
-    clip = [cv2.warpAffine(photo_rgb, m[:2], (w, h), flags=cv2.INTER_AREA | cv2.WARP_INVERSE_MAP) for m in mats]
+    clip = [cv2.warpAffine(photo_rgb, m[:2], (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP) for m in mats]
     xs, ys = np.meshgrid(np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64))
     grid = np.stack([xs, ys, np.ones_like(xs)], -1)
     flows = []
