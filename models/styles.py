@@ -4,6 +4,9 @@ Where styles are found, first match wins:
   1. a path to a .safetensors checkpoint;
   2. $STYLECAM_STYLES (a folder; ':'-separated for several), then ~/.local/share/stylecam/styles;
   3. the styles shipped in models/zoo/ (NAME.safetensors with its model card NAME.md).
+A style may come as two networks: NAME (Johnson's) and NAME-fast (fast_net, for CPUs). `network`
+picks one: "fast" takes NAME-fast where it exists, "full" takes NAME; callers resolve "auto" by device
+(fast on the CPU, full on GPUs). An explicit name (NAME-fast) or path is always taken as given.
 `random` is built in: an untrained network with a fixed seed, for smoke tests and benchmarks.
 """
 from __future__ import annotations
@@ -20,6 +23,17 @@ from models.networks import create_network
 
 ZOO = Path(__file__).resolve().parent / "zoo"
 RANDOM_STYLE = "random"
+NETWORKS = ("auto", "fast", "full")
+FAST_SUFFIX = "-fast"
+
+
+def network_for(device_type: str, network: str = "auto") -> str:
+    """'auto' -> 'fast' on the CPU, 'full' on GPUs (cuda, mps)."""
+    if network not in NETWORKS:
+        raise StyleError(f"network must be one of {', '.join(NETWORKS)}, not {network!r}")
+    if network != "auto":
+        return network
+    return "fast" if device_type == "cpu" else "full"
 
 
 class StyleError(Exception):
@@ -69,7 +83,7 @@ def list_styles(include_all: bool = False) -> list[StyleInfo]:
     return list(found.values())
 
 
-def find_style(spec: str) -> Path | None:
+def find_style(spec: str, network: str = "full") -> Path | None:
     """The checkpoint for a name or path; None means the built-in random network."""
     if spec == RANDOM_STYLE:
         return None
@@ -79,6 +93,9 @@ def find_style(spec: str) -> Path | None:
             raise StyleError(f"style checkpoint not found: {spec}")
         return path
     for folder in style_dirs():
+        fast = folder / f"{spec}{FAST_SUFFIX}.safetensors"
+        if network == "fast" and fast.is_file():
+            return fast
         candidate = folder / f"{spec}.safetensors"
         if candidate.is_file():
             return candidate
@@ -95,8 +112,8 @@ def random_network(width: int = 16, blocks: int = 5, seed: int = 0) -> nn.Module
         torch.random.set_rng_state(state)
 
 
-def load_style(spec: str) -> tuple[nn.Module, Checkpoint | None]:
-    path = find_style(spec)
+def load_style(spec: str, network: str = "full") -> tuple[nn.Module, Checkpoint | None]:
+    path = find_style(spec, network)
     if path is None:
         return random_network(), None
     try:

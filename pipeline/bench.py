@@ -19,7 +19,8 @@ from pipeline.metrics import WARMUP_FRAMES
 
 
 def bench_spec(input_path: str | None, size: tuple[int, int], frames: int, style: str, image_size: int | None,
-               backend: str, batch_size: int, sink: str, workdir: Path, live: bool = False) -> dict:
+               backend: str, batch_size: int, sink: str, workdir: Path, live: bool = False, network: str = "auto",
+               threads: int = 0) -> dict:
     if input_path:
         source: dict[str, Any] = {"type": "file", "path": input_path, "max_frames": frames, "realtime": live}
     else:
@@ -29,7 +30,8 @@ def bench_spec(input_path: str | None, size: tuple[int, int], frames: int, style
         "source": source,
         "stages": [
             {"type": "preprocess", "image_size": image_size},
-            {"type": "inference", "style": style, "batch_size": batch_size, "batch_timeout_ms": 40.0, "backend": backend},
+            {"type": "inference", "style": style, "batch_size": batch_size, "batch_timeout_ms": 40.0, "backend": backend,
+             "network": network, "threads": threads},
             {"type": "postprocess"},
         ],
         "sinks": sinks,
@@ -76,9 +78,10 @@ def naive_loop(spec: dict, device: str) -> dict:
 
 
 def run_bench(input_path: str | None, size: tuple[int, int], frames: int, style: str, image_size: int | None,
-              backend: str, batch_size: int, sink: str, device: str, naive: bool = True, live: bool = False) -> dict:
+              backend: str, batch_size: int, sink: str, device: str, naive: bool = True, live: bool = False,
+              network: str = "auto", threads: int = 0) -> dict:
     with tempfile.TemporaryDirectory(prefix="stylecam-bench-") as tmp:
-        spec = bench_spec(input_path, size, frames, style, image_size, backend, batch_size, sink, Path(tmp), live)
+        spec = bench_spec(input_path, size, frames, style, image_size, backend, batch_size, sink, Path(tmp), live, network, threads)
         # Naive first: both runs then find the same warm caches (ONNX export, page cache) from the second on.
         naive_result = naive_loop(spec, device) if naive else None
         report = build_pipeline(spec, device=device).run()
@@ -89,7 +92,8 @@ def run_bench(input_path: str | None, size: tuple[int, int], frames: int, style:
         naive_latency_p95_ms=naive_result["latency_p95_ms"] if naive_result else None,
         ratio=(report.fps / naive_result["fps"]) if naive_result and naive_result["fps"] else None,
         config={"input": input_path or f"testsrc {size[0]}x{size[1]}", "frames": frames, "style": style,
-                "image_size": image_size, "backend": backend, "batch_size": batch_size, "sink": sink, "device": device, "live": live},
+                "image_size": image_size, "backend": backend, "batch_size": batch_size, "sink": sink, "device": device, "live": live,
+                "network": network, "threads": threads},
     )
     return result
 

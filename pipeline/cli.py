@@ -73,6 +73,7 @@ def pipeline_options(fn: Callable) -> Callable:
         click.option("--strength", type=click.FloatRange(0, 1), help="Blend of stylised and original, 0..1."),
         click.option("--batch-size", type=click.IntRange(min=1), help="Frames per inference batch."),
         click.option("--backend", type=click.Choice(["torch", "onnxruntime"]), help="Inference backend (onnxruntime: CPU only)."),
+        click.option("--network", type=click.Choice(["auto", "fast", "full"]), help="Which network of the style: fast (fast_net), full (Johnson's), auto: fast on the CPU, full on GPUs."),
         click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps."),
         click.option("--stats-json", type=click.Path(dir_okay=False), help="Write the run's metrics as JSON (schema: docs/metrics.md)."),
         click.option("--progress/--no-progress", default=None, help="Progress bar (default: on for file inputs on a terminal)."),
@@ -197,12 +198,13 @@ def live_source_entry(source: str, size: tuple[int, int] | None, fps: float | No
 @click.option("--strength", type=click.FloatRange(0, 1), default=1.0, show_default=True)
 @click.option("--mirror", is_flag=True, help="Mirror what the virtual camera sends (off: meeting apps mirror the self-view themselves).")
 @click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda or mps.")
+@click.option("--network", default="auto", show_default=True, type=click.Choice(["auto", "fast", "full"]), help="Which network of the style: fast (fast_net), full (Johnson's), auto: fast on the CPU, full on GPUs.")
 @click.option("--duration", type=click.FloatRange(min=0), help="Stop after this many seconds.")
 @click.option("--queue-size", type=click.IntRange(min=1), default=2, show_default=True, help="Frames per queue; small keeps latency low.")
 @click.option("--record", type=click.Path(), help="Also write the stylised stream to a video file or an image folder.")
 @click.option("--stats-json", type=click.Path(dir_okay=False), help="Write the run's metrics as JSON (schema: docs/metrics.md).")
 def live(style: str, source: str, webcam_flag: bool, vcam: str | None, preview: bool, size: str | None,
-         image_size: int | None, fps: float | None, strength: float, mirror: bool, device: str, duration: float | None,
+         image_size: int | None, fps: float | None, strength: float, mirror: bool, device: str, network: str, duration: float | None,
          queue_size: int, record: str | None, stats_json: str | None) -> None:
     """Stylise a camera live into a virtual camera and/or a preview window.
 
@@ -229,14 +231,15 @@ def live(style: str, source: str, webcam_flag: bool, vcam: str | None, preview: 
         "source": src,
         "stages": [
             {"type": "preprocess", "image_size": image_size},
-            {"type": "inference", "style": style, "batch_size": 1},
+            {"type": "inference", "style": style, "batch_size": 1, "network": network},
             {"type": "postprocess", "strength": strength, "output_size": size},
         ],
         "sinks": sinks,
         "queues": {"size": queue_size, "policy": "auto"},
     }
     pipeline = build_pipeline(spec, device=device, duration_s=duration)
-    others = [s.name for s in list_styles() if s.name not in (style, "random")] if preview else []
+    # n/p cycle through style names; each resolves to its fast or full network like the first one
+    others = [s.name for s in list_styles() if s.name not in (style, "random") and not s.name.endswith("-fast")] if preview else []
     pipeline.ctx.extras["controls"] = LiveControls(styles=[style, *others], strength=strength)
     report = pipeline.run()
     click.echo(report.table())
@@ -307,19 +310,23 @@ def train(**options: Any) -> None:
 @click.option("--batch-size", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--sink", default="null", show_default=True, type=click.Choice(["null", "file"]), help="null, or encode to a temporary mp4 (transcode benchmark).")
 @click.option("--device", default="auto", show_default=True)
+@click.option("--network", default="auto", show_default=True, type=click.Choice(["auto", "fast", "full"]), help="Which network of the style: fast (fast_net), full (Johnson's), auto: fast on the CPU, full on GPUs.")
+@click.option("--threads", default=0, show_default=True, type=click.IntRange(min=0), help="Intra-op threads of the inference backend (0: its default).")
 @click.option("--live", is_flag=True, help="Pace the source at 30 fps with leaky queues of 2, as `stylecam live` does.")
 @click.option("--naive/--no-naive", default=True, help="Also run the naive sequential loop for the ratio.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write all figures as JSON.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Draw per-stage latency to a PNG.")
 def bench(input_path: str | None, size: str, frames: int, style: str, image_size: int | None, backend: str,
-          batch_size: int, sink: str, device: str, live: bool, naive: bool, json_path: str | None, plot_path: str | None) -> None:
+          batch_size: int, sink: str, device: str, network: str, threads: int, live: bool, naive: bool, json_path: str | None,
+          plot_path: str | None) -> None:
     """Measure the pipeline against the naive one-frame-at-a-time loop, in the same run."""
     import json
 
     from pipeline.bench import plot, run_bench
     from stages.transforms import parse_size
 
-    result = run_bench(input_path, parse_size(size), frames, style, image_size, backend, batch_size, sink, device, naive, live)
+    result = run_bench(input_path, parse_size(size), frames, style, image_size, backend, batch_size, sink, device, naive, live,
+                       network, threads)
     for s in result["stages"]:
         click.echo(f"{s['name']:<14} p50 {s['p50_ms']:8.1f} ms   p95 {s['p95_ms']:8.1f} ms")
     click.echo(f"pipeline: {result['fps']:.2f} fps, end-to-end p50 {result['latency_p50_ms']:.0f} ms, "
@@ -341,13 +348,14 @@ def bench(input_path: str | None, size: str, frames: int, style: str, image_size
 @click.option("--flow", "flow_method", default="dis", show_default=True, type=click.Choice(["dis", "farneback"]), help="Optical flow on the input frames (real clips).")
 @click.option("--backend", default="torch", show_default=True, type=click.Choice(["torch", "onnxruntime"]))
 @click.option("--device", default="cpu", show_default=True)
+@click.option("--network", default="auto", show_default=True, type=click.Choice(["auto", "fast", "full"]), help="Which network of the style: fast (fast_net), full (Johnson's), auto: fast on the CPU, full on GPUs.")
 @click.option("--style-image", type=click.Path(dir_okay=False), help="Painting for the style loss (default: the one the style was trained on, from ../shared/data/styles).")
 @click.option("--vgg-weights", type=click.Path(dir_okay=False), help="VGG16 for the losses (default: torchvision's, downloaded).")
 @click.option("--losses/--no-losses", default=True, help="Also compute style and content loss (needs VGG16).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the figures as JSON.")
 @click.option("--strip", "strip_path", type=click.Path(dir_okay=False), help="Side-by-side PNG: consecutive frames and the warping-error map per style.")
 def eval_command(input_path: str, styles: tuple[str, ...], frames: int, image_size: int | None, flow_method: str, backend: str,
-                 device: str, style_image: str | None, vgg_weights: str | None, losses: bool, json_path: str | None,
+                 device: str, network: str, style_image: str | None, vgg_weights: str | None, losses: bool, json_path: str | None,
                  strip_path: str | None) -> None:
     """Flicker (warping error E_warp), style/content loss and fps of styles on a clip.
 
@@ -359,7 +367,7 @@ def eval_command(input_path: str, styles: tuple[str, ...], frames: int, image_si
     from train.evaluate import evaluate, load_clip, save_strip
 
     clip = load_clip(input_path, frames)
-    result, outputs = evaluate(clip, list(styles), image_size, backend, device, flow_method, style_image, vgg_weights, losses)
+    result, outputs = evaluate(clip, list(styles), image_size, backend, device, flow_method, style_image, vgg_weights, losses, network)
     click.echo(f"{result['input']}: {result['frames']} frames {result['size'][0]}x{result['size'][1]}, flow {result['flow']}, "
                f"input E_warp {result['input_e_warp']:.5f}")
     click.echo(f"{'style':<28} {'E_warp':>9} {'style':>7} {'content':>8} {'fps':>6}")
@@ -376,14 +384,15 @@ def eval_command(input_path: str, styles: tuple[str, ...], frames: int, image_si
 @click.argument("style")
 @click.argument("output", type=click.Path(dir_okay=False))
 @click.option("--check/--no-check", default=True, help="Compare onnxruntime with PyTorch on random inputs.")
-def export_command(style: str, output: str, check: bool) -> None:
+@click.option("--network", default="fast", show_default=True, type=click.Choice(["fast", "full"]), help="The style's fast_net (what ONNX Runtime on a CPU wants) or Johnson's network.")
+def export_command(style: str, output: str, check: bool, network: str) -> None:
     """Export STYLE to ONNX (dynamic batch, height and width; input/output float RGB in [0, 1])."""
     import os
 
     from models.export import export_onnx, parity
     from models.styles import load_style
 
-    net, _ = load_style(style)
+    net, _ = load_style(style, network)
     target = Path(output)
     tmp = target.with_name(f".{target.name}.part")
     export_onnx(net, str(tmp))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from models.styles import StyleError, load_style
+from models.styles import NETWORKS, StyleError, load_style, network_for
 from pipeline.item import Frame
 from pipeline.stage import Context, StageError
 
@@ -32,20 +32,23 @@ class Inference:
 
     def __init__(self, style: str = "random", device: str = "auto", batch_size: int = 1,
                  batch_timeout_ms: float = 40.0, half: bool | None = None, backend: str = "torch",
-                 threads: int = 0) -> None:
+                 threads: int = 0, network: str = "auto") -> None:
         if batch_size < 1:
             raise StageError("batch_size must be at least 1")
         if backend not in BACKENDS:
             raise StageError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
         self.backend, self.threads = backend, int(threads)  # threads: intra-op threads, 0 = library default
         self.style, self.device_name = style, device
+        if network not in NETWORKS:
+            raise StageError(f"network must be one of {', '.join(NETWORKS)}, not {network!r}")
+        self.network = network  # auto: the style's fast_net twin on the CPU, Johnson's network on GPUs
         self.batch_size, self.batch_timeout_ms = int(batch_size), float(batch_timeout_ms)
         self.half = half
         self.controls = None
 
     def _load(self, spec: str):
         try:
-            net, _ = load_style(spec)
+            net, _ = load_style(spec, network_for(self.device.type, self.network))
         except StyleError as exc:
             raise StageError(str(exc)) from None
         if self.backend == "onnxruntime":

@@ -9,6 +9,7 @@ from models.checkpoint import CheckpointError, load_checkpoint, read_metadata, s
 from models.styles import StyleError, find_style, list_styles, load_style
 from models.transformer_net import TransformerNet
 from pipeline.cli import main
+from pipeline.stage import StageError
 
 
 @pytest.mark.parametrize("h,w", [(16, 16), (48, 64), (100, 36)])
@@ -62,6 +63,29 @@ def test_registry_by_name_and_by_path(tmp_path, monkeypatch, tiny_style):
         find_style("nope")
     result = CliRunner().invoke(main, ["styles"])
     assert result.exit_code == 0 and "tiny" in result.output and "random" in result.output
+
+
+def test_auto_network_is_the_fast_twin_on_cpu(tmp_path, monkeypatch):
+    from models.checkpoint import save_checkpoint
+    from models.fast_net import FastNet
+    from models.transformer_net import TransformerNet
+    from pipeline.stage import Context
+    from stages.inference import Inference
+
+    save_checkpoint(tmp_path / "duo.safetensors", TransformerNet(width=4, blocks=1), style="duo")
+    save_checkpoint(tmp_path / "duo-fast.safetensors", FastNet(width=4, blocks=1), style="duo")
+    save_checkpoint(tmp_path / "solo.safetensors", TransformerNet(width=4, blocks=1), style="solo")
+    monkeypatch.setenv("STYLECAM_STYLES", str(tmp_path))
+    assert find_style("duo", "fast") == tmp_path / "duo-fast.safetensors"
+    assert find_style("duo", "full") == find_style("duo") == tmp_path / "duo.safetensors"
+    assert find_style("solo", "fast") == tmp_path / "solo.safetensors"  # no twin: the one there is
+    assert find_style("duo-fast", "full") == tmp_path / "duo-fast.safetensors"  # explicit names win
+    for network, expected in [("auto", FastNet), ("fast", FastNet), ("full", TransformerNet)]:
+        stage = Inference(style="duo", device="cpu", network=network)
+        stage.open(Context(device="cpu"))
+        assert isinstance(stage.net, expected), network
+    with pytest.raises(StageError, match="network must be one of"):
+        Inference(style="duo", network="fastest")
 
 
 @pytest.mark.parametrize("h,w", [(16, 16), (48, 64), (120, 160)])

@@ -67,10 +67,11 @@ def load_clip(path: str, max_frames: int, synthetic_size: tuple[int, int] = (480
     return Clip(frames, None, p.name)
 
 
-def stylise(frames: list[np.ndarray], style: str, image_size: int | None, backend: str, device: str) -> tuple[list[np.ndarray], float]:
+def stylise(frames: list[np.ndarray], style: str, image_size: int | None, backend: str, device: str,
+            network: str = "auto") -> tuple[list[np.ndarray], float]:
     """The product's own stages, called in turn; returns the outputs and frames per second."""
     ctx = Context(device=device)
-    stages = [Preprocess(image_size=image_size), Inference(style=style, backend=backend), Postprocess()]
+    stages = [Preprocess(image_size=image_size), Inference(style=style, backend=backend, network=network), Postprocess()]
     for stage in stages:
         stage.open(ctx)
     outputs, seconds = [], 0.0
@@ -139,7 +140,7 @@ def default_style_image(style: str) -> str | None:
     from models.styles import find_style
     import json
 
-    path = find_style(style)
+    path = find_style(style.removesuffix("-fast"))
     if path is None:
         return None
     name = json.loads(read_metadata(path).get("training", "{}")).get("style_image")
@@ -149,7 +150,7 @@ def default_style_image(style: str) -> str | None:
 
 def evaluate(clip: Clip, styles: list[str], image_size: int | None = None, backend: str = "torch", device: str = "cpu",
              flow_method: str = "dis", style_image: str | None = None, vgg_weights: str | None = None,
-             losses: bool = True) -> tuple[dict, dict[str, list[np.ndarray]]]:
+             losses: bool = True, network: str = "auto") -> tuple[dict, dict[str, list[np.ndarray]]]:
     flows = clip_flows(clip, flow_method)
     result = {"input": clip.name, "frames": len(clip.frames), "size": list(clip.frames[0].shape[1::-1]),
               "flow": "exact (synthetic)" if clip.flows is not None else flow_method,
@@ -161,7 +162,7 @@ def evaluate(clip: Clip, styles: list[str], image_size: int | None = None, backe
             raise EvalError("no style image known for these styles: pass --style-image (or --no-losses)")
     result["style_image"] = Path(style_image).name if style_image else None
     for style in styles:
-        out, fps = stylise(clip.frames, style, image_size, backend, device)
+        out, fps = stylise(clip.frames, style, image_size, backend, device, network)
         outputs[style] = out
         row = {"e_warp": mean_warping_error(out, flows), "fps": fps}
         if losses:
