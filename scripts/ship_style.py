@@ -70,21 +70,66 @@ def gallery_row(net: torch.nn.Module, style_image: Path, height: int = 200) -> n
     return np.concatenate(row, axis=1)
 
 
-def card(name: str, ckpt_path: Path, style_file: str, log: Path | None, gallery: str) -> str:
+def quality_section(name: str, eval_jsons: list[Path]) -> str:
+    """Rows of `stylecam eval` results (held-out clips) that measured this style and its twins."""
+    import json
+
+    base = name.removesuffix("-fast").removesuffix("-plain")
+    lines = []
+    for path in eval_jsons:
+        result = json.loads(path.read_text())
+        for style, row in result["styles"].items():
+            if style.removesuffix("-fast").removesuffix("-plain") == base:
+                mark = "**" if style == name else ""
+                lines.append(f"| {result['input']} | {mark}{style}{mark} | {row['e_warp']:.5f} | {row.get('style_loss', float('nan')):.3f} | "
+                             f"{row.get('content_loss', float('nan')):.3f} | {row['fps']:.1f} |")
+    if not lines:
+        return ""
+    return ("## Quality on held-out clips (`stylecam eval`, see docs/benchmarks.md for the commands)\n\n"
+            "| clip | network | E_warp | style loss | content loss | fps (1 core-pair, 256 px short side) |\n|---|---|---|---|---|---|\n"
+            + "\n".join(lines) + "\n\n")
+
+
+def card(name: str, ckpt_path: Path, style_file: str, log: Path | None, gallery: str, quality: str = "") -> str:
     ckpt = load_checkpoint(ckpt_path)
     t = ckpt.training
     losses = t.get("final_losses", {})
     rows = ""
     if log and log.is_file():
-        lines = log.read_text().strip().splitlines()
-        rows = "\n".join(["| step | content | style | total | seconds |", "|---|---|---|---|---|"] +
-                         [f"| {' | '.join(l.split(',')[i] for i in (0, 1, 2, 4, 5))} |" for l in lines[1:] if int(l.split(",")[0]) % 200 == 0])
+        import csv
+
+        with open(log) as f:
+            table = list(csv.DictReader(f))
+        every = max(1, len(table) // 8)
+        cols = [c for c in ("step", "content", "style", "temporal", "distill", "total", "seconds")
+                if any(r.get(c) not in (None, "", "0") for r in table)]
+        rows = "\n".join(["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)] +
+                         ["| " + " | ".join(r[c] for c in cols) + " |" for i, r in enumerate(table) if (i + 1) % every == 0])
     arch = ckpt.arch
     params = sum(v.numel() for v in ckpt.state.values())
+    base = name.removesuffix("-fast").removesuffix("-plain")
+    if arch["name"] == "fast_net":
+        what = (f"`fast_net` (models/fast_net.py: ~80x fewer FLOPs than Johnson's, for real time on CPUs), width "
+                f"{arch['width']}, {arch['blocks']} separable residual blocks, {params / 1e6:.2f} M parameters. "
+                f"The default network of `--style {base}` on the CPU")
+    else:
+        what = (f"A Johnson et al. (2016) feed-forward style network: `{arch['name']}`, width {arch['width']} (half "
+                f"width), {arch['blocks']} residual blocks, {params / 1e6:.2f} M parameters. The network of "
+                f"`--style {base}` on GPUs (and with `--network full`)")
+    temporal = (f"Trained for video stability (temporal weight {t.get('temporal_weight')}); its twin without that is "
+                f"`{name.replace(base, base + '-plain', 1)}`." if t.get("temporal_weight") else
+                "Trained without the temporal loss: the `-plain` twin, kept so the comparison can be reproduced.")
+    recipe = []
+    if t.get("init"):
+        recipe.append(f"fine-tuned from `{Path(t['init']).stem}`")
+    if t.get("teacher"):
+        recipe.append(f"distilled from `{Path(t['teacher']).stem}` (pixel MSE to its output, weight {t.get('distill_weight')})")
+    if t.get("temporal_weight"):
+        recipe.append(f"temporal loss weight {t.get('temporal_weight')} on synthetic frame pairs (train/motion.py)")
+    vgg = t.get("vgg_source") or "none (distillation only)"
     return f"""# {name}
 
-A Johnson et al. (2016) feed-forward style network: `{arch['name']}`, width {arch['width']} (half width: for
-CPUs), {arch['blocks']} residual blocks, {params / 1e6:.2f} M parameters. Use it with `--style {name}`.
+{what}. {temporal} Use it with `--style {name}`.
 
 ![gallery]({gallery})
 
@@ -98,13 +143,15 @@ training set (Intel's talking head at 2.5 s, the hand-held cockatoo at 11 s), st
 | style image | {CREDITS.get(style_file, style_file)}, `../shared/data/styles/{style_file}` fed at a long side of {t.get('style_size') or 2 * t.get('image_size', 0)} px |
 | content | the 151 photos of `../shared/data/content` (random resized crops of {t.get('image_size')} px, horizontal flips) |
 | steps × batch | {t.get('steps')} × {t.get('batch_size')} (Adam, lr {t.get('lr')}) on this project's 2-core CPU |
-| loss | relative content (relu2_2) weight {t.get('content_weight')}, relative Gram style (relu1_2, relu2_2, relu3_3, relu4_3) weight {t.get('style_weight')}, TV {t.get('tv_weight')} — see `train/losses.py` |
-| loss network | VGG16 trunk of the HED edge detector (`{t.get('vgg_source')}`), input RGB 0-255 minus [122.68, 116.67, 104.01] |
-| final losses | content {losses.get('content', float('nan')):.3f}, style {losses.get('style', float('nan')):.3f} (relative: 1.0 = as far from the target as the target is from zero) |
+| recipe | {'; '.join(recipe) or 'trained from scratch'} |
+| loss | relative content (relu2_2) weight {t.get('content_weight')}, relative Gram style (relu1_2, relu2_2, relu3_3, relu4_3) weight {t.get('style_weight')}, TV {t.get('tv_weight')}, temporal {t.get('temporal_weight', 0)}, distillation {t.get('distill_weight', 0)} — see `train/losses.py`, `train/trainer.py` |
+| loss network | {vgg}; the HED trunk takes RGB 0-255 minus [122.68, 116.67, 104.01] |
+| final losses | {', '.join(f"{k} {v:.4g}" for k, v in losses.items() if v)} (content/style relative: 1.0 = as far from the target as the target is from zero) |
 | date | {t.get('date')} |
 
 {rows}
 
+{quality}
 ## Credits and licences
 
 * Style: {CREDITS.get(style_file, style_file)}; reproduction from the `jcjohnson/fast-neural-style` repository,
@@ -128,16 +175,20 @@ def main() -> None:
     ap.add_argument("--name", required=True)
     ap.add_argument("--style-file", required=True, help="file name in ../shared/data/styles")
     ap.add_argument("--log", type=Path, help="train_log.csv of the run")
+    ap.add_argument("--eval-json", type=Path, nargs="*", default=[], help="`stylecam eval --json` results to quote")
+    ap.add_argument("--card-only", action="store_true", help="Rewrite the card of a shipped style (no copy, no gallery).")
     args = ap.parse_args()
     zoo = ROOT / "models" / "zoo"
     gallery_dir = ROOT / "docs" / "gallery"
     gallery_dir.mkdir(parents=True, exist_ok=True)
     target = zoo / f"{args.name}.safetensors"
-    shutil.copyfile(args.checkpoint, target)
-    net = load_checkpoint(target).build()
-    row = gallery_row(net, SHARED / "styles" / args.style_file)
-    cv2.imwrite(str(gallery_dir / f"{args.name}.jpg"), cv2.cvtColor(row, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
-    (zoo / f"{args.name}.md").write_text(card(args.name, target, args.style_file, args.log, f"../../docs/gallery/{args.name}.jpg"))
+    if not args.card_only:
+        shutil.copyfile(args.checkpoint, target)
+        net = load_checkpoint(target).build()
+        row = gallery_row(net, SHARED / "styles" / args.style_file)
+        cv2.imwrite(str(gallery_dir / f"{args.name}.jpg"), cv2.cvtColor(row, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
+    quality = quality_section(args.name, args.eval_json)
+    (zoo / f"{args.name}.md").write_text(card(args.name, target, args.style_file, args.log, f"../../docs/gallery/{args.name}.jpg", quality))
     print(f"shipped {target} ({target.stat().st_size / 1e6:.2f} MB), card and gallery row")
 
 

@@ -80,6 +80,16 @@ class Preprocess:
         pass
 
 
+def to_rgb_uint8(tensor: torch.Tensor) -> np.ndarray:
+    """3xHxW float in [0, 1] (the network's output) -> HxWx3 uint8 RGB."""
+    if tensor.device.type == "cpu" and tensor.dtype == torch.float32:
+        # OpenCV's SIMD saturating cast (it rounds) per plane, then its interleave: 0.1 ms at 480p here,
+        # against 5 ms for torch's mul/round/to(uint8) followed by the CHW -> HWC copy.
+        return cv2.merge([cv2.convertScaleAbs(plane, alpha=255.0) for plane in tensor.contiguous().numpy()])
+    # On a GPU: quantise there, so the copy to the host moves a quarter of the bytes.
+    return tensor.mul(255).round_().clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous().cpu().numpy()
+
+
 class Postprocess:
     """Stylised tensor (3xhxw, [0,1], any device) -> RGB uint8 at the original size; strength in [0, 1]
     blends with the original (0 = the input unchanged, 1 = fully stylised)."""
@@ -100,7 +110,7 @@ class Postprocess:
     def process(self, frame: Frame) -> Frame:
         data = frame.data
         if isinstance(data, torch.Tensor):
-            data = data.mul(255).round_().clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous().cpu().numpy()
+            data = to_rgb_uint8(data)
         original = frame.original if frame.original is not None else data
         oh, ow = original.shape[:2]
         out_w, out_h = self.output_size or (ow, oh)

@@ -53,3 +53,19 @@ def test_unknown_yaml_file_and_non_mapping(tmp_path):
     (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match="top level must be a mapping"):
         load_yaml(tmp_path / "list.yaml")
+
+
+def test_fast_uint8_conversion_equals_round_and_clamp():
+    """OpenCV's path must give exactly what mul/round/clamp would, including on a slice of a batch."""
+    import numpy as np
+    import torch
+
+    from stages.transforms import to_rgb_uint8
+
+    batch = torch.rand(2, 3, 24, 40)
+    batch[0, :, 0, :5] = torch.tensor([0.0, 1.0, 0.5 / 255, 1.5 / 255, 254.5 / 255])  # edges and ties
+    for out in batch:
+        expected = out.mul(255).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+        got = to_rgb_uint8(out)
+        assert got.shape == (24, 40, 3) and got.dtype == np.uint8 and got.flags["C_CONTIGUOUS"]
+        assert np.array_equal(got, expected)
