@@ -72,7 +72,7 @@ def pipeline_options(fn: Callable) -> Callable:
         click.option("--image-size", type=click.IntRange(min=1), help="Inference size as the short side in pixels (the seed's flag)."),
         click.option("--strength", type=click.FloatRange(0, 1), help="Blend of stylised and original, 0..1."),
         click.option("--batch-size", type=click.IntRange(min=1), help="Frames per inference batch."),
-        click.option("--backend", type=click.Choice(["torch", "onnxruntime"]), help="Inference backend (onnxruntime: CPU only)."),
+        click.option("--backend", type=click.Choice(["auto", "torch", "onnxruntime"]), help="Inference backend; auto: onnxruntime on the CPU, torch on GPUs."),
         click.option("--network", type=click.Choice(["auto", "fast", "full"]), help="Which network of the style: fast (fast_net), full (Johnson's), auto: fast on the CPU, full on GPUs."),
         click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps."),
         click.option("--stats-json", type=click.Path(dir_okay=False), help="Write the run's metrics as JSON (schema: docs/metrics.md)."),
@@ -306,7 +306,7 @@ def train(**options: Any) -> None:
 @click.option("--frames", default=120, show_default=True, type=click.IntRange(min=1), help="Frames to run through each.")
 @click.option("--style", default="starry_night", show_default=True, help="Style name or checkpoint path.")
 @click.option("--image-size", type=click.IntRange(min=16), help="Inference short side (default: the frame's own size).")
-@click.option("--backend", default="torch", show_default=True, type=click.Choice(["torch", "onnxruntime"]))
+@click.option("--backend", default="auto", show_default=True, type=click.Choice(["auto", "torch", "onnxruntime"]), help="auto: onnxruntime on the CPU, torch on GPUs.")
 @click.option("--batch-size", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--sink", default="null", show_default=True, type=click.Choice(["null", "file"]), help="null, or encode to a temporary mp4 (transcode benchmark).")
 @click.option("--device", default="auto", show_default=True)
@@ -346,7 +346,7 @@ def bench(input_path: str | None, size: str, frames: int, style: str, image_size
 @click.option("--frames", default=60, show_default=True, type=click.IntRange(min=2), help="Frames to use (the synthetic clip's length for a photo).")
 @click.option("--image-size", type=click.IntRange(min=16), help="Inference short side (default: the frame's own size).")
 @click.option("--flow", "flow_method", default="dis", show_default=True, type=click.Choice(["dis", "farneback"]), help="Optical flow on the input frames (real clips).")
-@click.option("--backend", default="torch", show_default=True, type=click.Choice(["torch", "onnxruntime"]))
+@click.option("--backend", default="auto", show_default=True, type=click.Choice(["auto", "torch", "onnxruntime"]), help="auto: onnxruntime on the CPU, torch on GPUs.")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--network", default="auto", show_default=True, type=click.Choice(["auto", "fast", "full"]), help="Which network of the style: fast (fast_net), full (Johnson's), auto: fast on the CPU, full on GPUs.")
 @click.option("--style-image", type=click.Path(dir_okay=False), help="Painting for the style loss (default: the one the style was trained on, from ../shared/data/styles).")

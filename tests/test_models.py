@@ -81,9 +81,12 @@ def test_auto_network_is_the_fast_twin_on_cpu(tmp_path, monkeypatch):
     assert find_style("solo", "fast") == tmp_path / "solo.safetensors"  # no twin: the one there is
     assert find_style("duo-fast", "full") == tmp_path / "duo-fast.safetensors"  # explicit names win
     for network, expected in [("auto", FastNet), ("fast", FastNet), ("full", TransformerNet)]:
-        stage = Inference(style="duo", device="cpu", network=network)
+        stage = Inference(style="duo", device="cpu", network=network, backend="torch")
         stage.open(Context(device="cpu"))
         assert isinstance(stage.net, expected), network
+    stage = Inference(style="duo", device="cpu")
+    stage.open(Context(device="cpu"))
+    assert stage.backend == "onnxruntime"  # the measured CPU default
     with pytest.raises(StageError, match="network must be one of"):
         Inference(style="duo", network="fastest")
 

@@ -148,7 +148,7 @@ def default_style_image(style: str) -> str | None:
     return str(candidate) if name and candidate.is_file() else None
 
 
-def evaluate(clip: Clip, styles: list[str], image_size: int | None = None, backend: str = "torch", device: str = "cpu",
+def evaluate(clip: Clip, styles: list[str], image_size: int | None = None, backend: str = "auto", device: str = "cpu",
              flow_method: str = "dis", style_image: str | None = None, vgg_weights: str | None = None,
              losses: bool = True, network: str = "auto") -> tuple[dict, dict[str, list[np.ndarray]]]:
     flows = clip_flows(clip, flow_method)
