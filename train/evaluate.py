@@ -150,8 +150,10 @@ def default_style_image(style: str) -> str | None:
 
 def evaluate(clip: Clip, styles: list[str], image_size: int | None = None, backend: str = "auto", device: str = "cpu",
              flow_method: str = "dis", style_image: str | None = None, vgg_weights: str | None = None,
-             losses: bool = True, network: str = "auto") -> tuple[dict, dict[str, list[np.ndarray]]]:
-    flows = clip_flows(clip, flow_method)
+             losses: bool = True, network: str = "auto",
+             flows: list[tuple[np.ndarray, np.ndarray]] | None = None) -> tuple[dict, dict[str, list[np.ndarray]]]:
+    """Every style on the same frames; `flows` (from clip_flows) can be passed to reuse them across calls."""
+    flows = flows or clip_flows(clip, flow_method)
     result = {"input": clip.name, "frames": len(clip.frames), "size": list(clip.frames[0].shape[1::-1]),
               "flow": "exact (synthetic)" if clip.flows is not None else flow_method,
               "input_e_warp": mean_warping_error(clip.frames, flows), "styles": {}}

@@ -1,0 +1,101 @@
+"""The temporal-consistency and fast-network tables: every shipped style, its -plain twin and both fast_net
+versions, on the real clips of ../shared/data/video and on synthetic-motion clips (exact flow) made over
+frames that were not in the training set. Writes one JSON per clip and style and prints markdown tables.
+
+    .venv/bin/python benchmarks/temporal.py --vgg-weights vgg16_hed.safetensors --out eval_results/
+
+E_warp ratios compare each temporal style with its -plain twin (target <= 0.6, style loss <= 1.1x);
+the fast-network columns compare fast_net with Johnson's network of the same style (style loss <= 1.25x).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from train.evaluate import clip_flows, evaluate, load_clip, save_strip  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "data"
+STYLES = {"starry_night": "van_gogh_the_starry_night_1889.jpg", "the_scream": "munch_the_scream_1893.jpg",
+          "great_wave": "hokusai_the_great_wave_off_kanagawa_c1831.jpg"}
+# Stills for the synthetic clips: frames of clips whose frames are not in the training photos.
+STILLS = [("imageio_cockatoo_handheld_camera_motion_1280x720_20fps.mp4", 5.0),
+          ("intel_webcam_office_people_signing_asl_640x480_30fps.mkv", 10.0)]
+
+
+def still(video: Path, seconds: float, folder: Path) -> Path:
+    with av.open(str(video)) as container:
+        for frame in container.decode(video=0):
+            if frame.time is not None and frame.time >= seconds:
+                path = folder / f"{video.stem}_{seconds:g}s.png"
+                cv2.imwrite(str(path), cv2.cvtColor(frame.to_ndarray(format="rgb24"), cv2.COLOR_RGB2BGR))
+                return path
+    raise ValueError(f"{video} is shorter than {seconds} s")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--vgg-weights", help="VGG16 file (stylecam vgg import-hed); default: torchvision's, downloaded")
+    ap.add_argument("--out", type=Path, default=Path("eval_results"))
+    ap.add_argument("--frames", type=int, default=30)
+    ap.add_argument("--image-size", type=int, default=256, help="inference short side")
+    ap.add_argument("--styles", nargs="*", default=list(STYLES))
+    ap.add_argument("--strip", type=Path, help="also draw the side-by-side strip of the first style on the first real clip")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        inputs = [str(p) for p in sorted((SHARED / "video").iterdir())]
+        inputs += [str(still(SHARED / "video" / name, t, Path(tmp))) for name, t in STILLS]
+        rows = []
+        for i, path in enumerate(inputs):
+            clip = load_clip(path, args.frames)
+            flows = clip_flows(clip, "dis")
+            for style in args.styles:
+                names = [style, f"{style}-plain", f"{style}-fast", f"{style}-plain-fast"]
+                result, outputs = evaluate(clip, names, args.image_size, "torch", "cpu", "dis",
+                                           str(SHARED / "styles" / STYLES[style]), args.vgg_weights, True, "full", flows)
+                (args.out / f"{Path(path).stem}__{style}.json").write_text(json.dumps(result, indent=2) + "\n")
+                rows.append(result)
+                if args.strip and i == 0 and style == args.styles[0]:
+                    save_strip(str(args.strip), clip, {n: outputs[n] for n in (f"{style}-plain", style)}, start=10)
+                print(f"{result['input'][:60]:<60} {style}: " + ", ".join(
+                    f"{n} E_warp {r['e_warp']:.5f} style {r['style_loss']:.3f}" for n, r in result["styles"].items()), flush=True)
+    table(rows)
+
+
+def table(rows: list[dict]) -> None:
+    print("\n| clip | style | E_warp full: temporal / plain | style loss full: temporal / plain | E_warp fast: temporal / plain "
+          "| style loss fast: temporal / plain | style loss fast-plain / full-plain | content fast-plain / full-plain |")
+    print("|---|---|---|---|---|---|---|---|")
+    ratios = {k: [] for k in ("ew_full", "sl_full", "ew_fast", "sl_fast", "sl_ff", "cl_ff")}
+    for r in rows:
+        s = r["styles"]
+        base = next(iter(s))
+        full, plain, fast, fast_plain = (s[n] for n in (base, f"{base}-plain", f"{base}-fast", f"{base}-plain-fast"))
+        vals = {"ew_full": full["e_warp"] / plain["e_warp"], "sl_full": full["style_loss"] / plain["style_loss"],
+                "ew_fast": fast["e_warp"] / fast_plain["e_warp"], "sl_fast": fast["style_loss"] / fast_plain["style_loss"],
+                "sl_ff": fast_plain["style_loss"] / plain["style_loss"], "cl_ff": fast_plain["content_loss"] / plain["content_loss"]}
+        for k, v in vals.items():
+            ratios[k].append(v)
+        print(f"| {r['input'][:48]} | {base} | {full['e_warp']:.5f} / {plain['e_warp']:.5f} = **{vals['ew_full']:.2f}** | "
+              f"{full['style_loss']:.3f} / {plain['style_loss']:.3f} = **{vals['sl_full']:.2f}** | "
+              f"{fast['e_warp']:.5f} / {fast_plain['e_warp']:.5f} = **{vals['ew_fast']:.2f}** | "
+              f"{fast['style_loss']:.3f} / {fast_plain['style_loss']:.3f} = **{vals['sl_fast']:.2f}** | "
+              f"**{vals['sl_ff']:.2f}** | {vals['cl_ff']:.2f} |")
+    print("| **worst** | | **{:.2f}** | **{:.2f}** | **{:.2f}** | **{:.2f}** | **{:.2f}** | {:.2f} |".format(
+        *(max(ratios[k]) for k in ("ew_full", "sl_full", "ew_fast", "sl_fast", "sl_ff", "cl_ff"))))
+    print("| geometric mean | | {:.2f} | {:.2f} | {:.2f} | {:.2f} | {:.2f} | {:.2f} |".format(
+        *(float(np.exp(np.mean(np.log(ratios[k])))) for k in ("ew_full", "sl_full", "ew_fast", "sl_fast", "sl_ff", "cl_ff"))))
+
+
+if __name__ == "__main__":
+    main()
