@@ -272,7 +272,7 @@ def styles(include_all: bool) -> None:
 @click.option("--content-weight", default=1.0, show_default=True, type=float)
 @click.option("--style-weight", default=0.5, show_default=True, type=float, help="Losses are relative per layer (train/losses.py), so weights carry over between VGG sources.")
 @click.option("--tv-weight", default=0.0, show_default=True, type=float, help="Total-variation smoothing.")
-@click.option("--temporal-weight", default=0.0, show_default=True, type=float, help="Temporal consistency on synthetic frame pairs (train/motion.py); the shipped styles use 200.")
+@click.option("--temporal-weight", default=0.0, show_default=True, type=float, help="Temporal consistency on synthetic frame pairs (train/motion.py); the shipped styles were fine-tuned with 40.")
 @click.option("--teacher", help="Distil this style (name or checkpoint): the output is pulled towards the teacher's.")
 @click.option("--distill-weight", default=0.0, show_default=True, type=float, help="Weight of the distillation loss (0 with --teacher: 1).")
 @click.option("--init", type=click.Path(dir_okay=False), help="Start from these weights (fine-tuning); steps count from 0.")
