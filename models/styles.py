@@ -77,7 +77,7 @@ def list_styles(include_all: bool = False) -> list[StyleInfo]:
     for folder in style_dirs():
         if folder.is_dir():
             for path in sorted(folder.glob("*.safetensors")):
-                if path.stem not in found and (include_all or not path.stem.endswith("-plain")):
+                if path.stem not in found and (include_all or not path.stem.removesuffix(FAST_SUFFIX).endswith("-plain")):
                     found[path.stem] = _describe(path)
     found.setdefault(RANDOM_STYLE, StyleInfo(RANDOM_STYLE, None, "transformer_net w16 b5", "untrained network (seed 0), for tests and benchmarks"))
     return list(found.values())

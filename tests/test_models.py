@@ -89,6 +89,14 @@ def test_auto_network_is_the_fast_twin_on_cpu(tmp_path, monkeypatch):
     assert stage.backend == "onnxruntime"  # the measured CPU default
     with pytest.raises(StageError, match="network must be one of"):
         Inference(style="duo", network="fastest")
+    # -plain twins (with or without -fast) are listed only with --all
+    save_checkpoint(tmp_path / "duo-plain.safetensors", TransformerNet(width=4, blocks=1), style="duo")
+    save_checkpoint(tmp_path / "duo-plain-fast.safetensors", FastNet(width=4, blocks=1), style="duo")
+    shown = {s.name for s in list_styles()}
+    assert {"duo", "duo-fast"} <= shown and not {"duo-plain", "duo-plain-fast"} & shown
+    assert {"duo-plain", "duo-plain-fast"} <= {s.name for s in list_styles(include_all=True)}
+    result = CliRunner().invoke(main, ["styles", "--all"])
+    assert result.exit_code == 0 and "duo-plain-fast" in result.output and "fast_net w4 b1" in result.output
 
 
 @pytest.mark.parametrize("h,w", [(16, 16), (48, 64), (120, 160)])
