@@ -57,12 +57,18 @@ def onnx_bytes(net: nn.Module) -> bytes:
     return data
 
 
-def ort_session(model: bytes | str, threads: int = 0):
+SPIN_WAIT = True  # ORT's default; benchmarks/threads.py measures both (see docs/benchmarks.md)
+
+
+def ort_session(model: bytes | str, threads: int = 0, spin_wait: bool | None = None):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads
+    if not (SPIN_WAIT if spin_wait is None else spin_wait):
+        # idle pool threads sleep instead of spinning, leaving the core to decode/encode threads
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
