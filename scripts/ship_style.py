@@ -90,7 +90,8 @@ def quality_section(name: str, eval_jsons: list[Path]) -> str:
             + "\n".join(lines) + "\n\n")
 
 
-def card(name: str, ckpt_path: Path, style_file: str, log: Path | None, gallery: str, quality: str = "") -> str:
+def card(name: str, ckpt_path: Path, style_file: str, log: Path | None, gallery: str, quality: str = "",
+         history: str = "") -> str:
     ckpt = load_checkpoint(ckpt_path)
     t = ckpt.training
     losses = t.get("final_losses", {})
@@ -120,8 +121,10 @@ def card(name: str, ckpt_path: Path, style_file: str, log: Path | None, gallery:
                 f"`{name.replace(base, base + '-plain', 1)}`." if t.get("temporal_weight") else
                 "Trained without the temporal loss: the `-plain` twin, kept so the comparison can be reproduced.")
     recipe = []
+    if history:
+        recipe.append(history)
     if t.get("init"):
-        recipe.append(f"fine-tuned from `{Path(t['init']).stem}`")
+        recipe.append("then fine-tuned from those weights" if history else f"fine-tuned from `{Path(t['init']).stem}`")
     if t.get("teacher"):
         recipe.append(f"distilled from `{Path(t['teacher']).stem}` (pixel MSE to its output, weight {t.get('distill_weight')})")
     if t.get("temporal_weight"):
@@ -176,6 +179,7 @@ def main() -> None:
     ap.add_argument("--style-file", required=True, help="file name in ../shared/data/styles")
     ap.add_argument("--log", type=Path, help="train_log.csv of the run")
     ap.add_argument("--eval-json", type=Path, nargs="*", default=[], help="`stylecam eval --json` results to quote")
+    ap.add_argument("--history", default="", help="what happened before the final run (its metadata only knows the last one)")
     ap.add_argument("--card-only", action="store_true", help="Rewrite the card of a shipped style (no copy, no gallery).")
     args = ap.parse_args()
     zoo = ROOT / "models" / "zoo"
@@ -188,7 +192,8 @@ def main() -> None:
         row = gallery_row(net, SHARED / "styles" / args.style_file)
         cv2.imwrite(str(gallery_dir / f"{args.name}.jpg"), cv2.cvtColor(row, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
     quality = quality_section(args.name, args.eval_json)
-    (zoo / f"{args.name}.md").write_text(card(args.name, target, args.style_file, args.log, f"../../docs/gallery/{args.name}.jpg", quality))
+    (zoo / f"{args.name}.md").write_text(card(args.name, target, args.style_file, args.log, f"../../docs/gallery/{args.name}.jpg", quality,
+                                                 args.history))
     print(f"shipped {target} ({target.stat().st_size / 1e6:.2f} MB), card and gallery row")
 
 

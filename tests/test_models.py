@@ -132,3 +132,9 @@ def test_every_shipped_style_loads_and_has_a_model_card():
         with torch.no_grad():
             y = ckpt.build()(torch.rand(1, 3, 64, 64))
         assert y.shape == (1, 3, 64, 64) and torch.isfinite(y).all()
+        assert (ckpt.arch["name"] == "fast_net") == path.stem.endswith("-fast")
+        assert bool(ckpt.training.get("temporal_weight")) != ("-plain" in path.stem)
+    # every style comes as four networks: temporal and -plain, Johnson's and -fast
+    names = {p.stem for p in shipped}
+    for base in {n.removesuffix("-fast").removesuffix("-plain") for n in names}:
+        assert {base, f"{base}-plain", f"{base}-fast", f"{base}-plain-fast"} <= names, base
