@@ -27,7 +27,7 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
 
 def inference_size(width: int, height: int, size: tuple[int, int] | None, short_side: int | None) -> tuple[int, int]:
     """Keep the aspect ratio: fit inside `size`, or scale the short side to `short_side`; then round
-    each side to a multiple of 4 (at least 16)."""
+    each side to a multiple of SIZE_MULTIPLE (at least MIN_SIDE)."""
     scale = 1.0
     if size is not None:
         scale = min(size[0] / width, size[1] / height)
