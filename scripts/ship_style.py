@@ -71,22 +71,43 @@ def gallery_row(net: torch.nn.Module, style_image: Path, height: int = 200) -> n
 
 
 def quality_section(name: str, eval_jsons: list[Path]) -> str:
-    """Rows of `stylecam eval` results (held-out clips) that measured this style and its twins."""
+    """Rows of `stylecam eval` results (held-out clips) for this style and its twins, and this network's
+    ratios against its comparators (geometric mean and worst over the clips)."""
     import json
+    import math
 
     base = name.removesuffix("-fast").removesuffix("-plain")
-    lines = []
+    fast, plain = name.endswith("-fast"), "-plain" in name
+    comparisons = []  # (label, other network, metric)
+    if not plain:
+        twin = f"{base}-plain-fast" if fast else f"{base}-plain"
+        comparisons += [(f"E_warp / `{twin}`", twin, "e_warp"), (f"style loss / `{twin}`", twin, "style_loss")]
+    if fast:
+        full = base if not plain else f"{base}-plain"
+        comparisons += [(f"style loss / `{full}` (Johnson's)", full, "style_loss"),
+                        (f"content loss / `{full}` (Johnson's)", full, "content_loss")]
+    lines, ratios = [], {label: [] for label, _, _ in comparisons}
     for path in eval_jsons:
         result = json.loads(path.read_text())
-        for style, row in result["styles"].items():
-            if style.removesuffix("-fast").removesuffix("-plain") == base:
-                mark = "**" if style == name else ""
-                lines.append(f"| {result['input']} | {mark}{style}{mark} | {row['e_warp']:.5f} | {row.get('style_loss', float('nan')):.3f} | "
-                             f"{row.get('content_loss', float('nan')):.3f} | {row['fps']:.1f} |")
+        styles = result["styles"]
+        if name not in styles:
+            continue
+        for style, row in styles.items():
+            mark = "**" if style == name else ""
+            lines.append(f"| {result['input'][:56]} | {mark}{style}{mark} | {row['e_warp']:.5f} | {row.get('style_loss', float('nan')):.3f} | "
+                         f"{row.get('content_loss', float('nan')):.3f} | {row['fps']:.1f} |")
+        for label, other, metric in comparisons:
+            ratios[label].append(styles[name][metric] / styles[other][metric])
     if not lines:
         return ""
-    return ("## Quality on held-out clips (`stylecam eval`, see docs/benchmarks.md for the commands)\n\n"
-            "| clip | network | E_warp | style loss | content loss | fps (1 core-pair, 256 px short side) |\n|---|---|---|---|---|---|\n"
+    summary = "".join(f"| {label} | {math.exp(sum(map(math.log, v)) / len(v)):.2f} | {max(v):.2f} |\n"
+                      for label, v in ratios.items() if v)
+    text = "## Quality on held-out clips\n\n"
+    if summary:
+        text += f"This network against its comparators over {len(next(iter(ratios.values())))} clips:\n\n| ratio | geometric mean | worst |\n|---|---|---|\n{summary}\n"
+    return (text + "Per clip (`benchmarks/temporal.py`, 30 frames, inference at a short side of 256 px, losses as in training "
+            "against the painting and the input frames; see docs/benchmarks.md):\n\n"
+            "| clip | network | E_warp | style loss | content loss | fps (torch, 1 thread) |\n|---|---|---|---|---|---|\n"
             + "\n".join(lines) + "\n\n")
 
 
@@ -112,11 +133,11 @@ def card(name: str, ckpt_path: Path, style_file: str, log: Path | None, gallery:
     if arch["name"] == "fast_net":
         what = (f"`fast_net` (models/fast_net.py: ~80x fewer FLOPs than Johnson's, for real time on CPUs), width "
                 f"{arch['width']}, {arch['blocks']} separable residual blocks, {params / 1e6:.2f} M parameters. "
-                f"The default network of `--style {base}` on the CPU")
+                f"The default network of `--style {name.removesuffix('-fast')}` on the CPU")
     else:
         what = (f"A Johnson et al. (2016) feed-forward style network: `{arch['name']}`, width {arch['width']} (half "
                 f"width), {arch['blocks']} residual blocks, {params / 1e6:.2f} M parameters. The network of "
-                f"`--style {base}` on GPUs (and with `--network full`)")
+                f"`--style {name}` on GPUs (and with `--network full`)")
     temporal = (f"Trained for video stability (temporal weight {t.get('temporal_weight')}); its twin without that is "
                 f"`{name.replace(base, base + '-plain', 1)}`." if t.get("temporal_weight") else
                 "Trained without the temporal loss: the `-plain` twin, kept so the comparison can be reproduced.")
