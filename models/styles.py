@@ -65,7 +65,10 @@ def _describe(path: Path) -> StyleInfo:
         training = json.loads(meta.get("training", "{}"))
         desc = training.get("style_image", "")
         if training.get("steps"):
-            desc += f", {training['steps']} steps at {training.get('image_size', '?')}px"
+            how = f"fine-tuned {training['steps']} steps from {Path(training['init']).stem}" if training.get("init") else f"{training['steps']} steps"
+            desc += f", {how} at {training.get('image_size', '?')}px"
+        if training.get("temporal_weight"):
+            desc += f", temporal weight {training['temporal_weight']:g}"
     except Exception:  # a broken file is listed, not fatal: loading it gives the real error
         arch_text, desc = "unreadable", "corrupt or not a stylecam checkpoint"
     return StyleInfo(path.stem, path, arch_text, desc)
