@@ -57,7 +57,7 @@ def onnx_bytes(net: nn.Module) -> bytes:
     return data
 
 
-SPIN_WAIT = True  # ORT's default; benchmarks/threads.py measures both (see docs/benchmarks.md)
+SPIN_WAIT = False  # measured (benchmarks/threads.py): spinning pool threads starve decode/encode on 2 cores
 
 
 def ort_session(model: bytes | str, threads: int = 0, spin_wait: bool | None = None):

@@ -107,7 +107,7 @@ def quality_section(name: str, eval_jsons: list[Path]) -> str:
         text += f"This network against its comparators over {len(next(iter(ratios.values())))} clips:\n\n| ratio | geometric mean | worst |\n|---|---|---|\n{summary}\n"
     return (text + "Per clip (`benchmarks/temporal.py`, 30 frames, inference at a short side of 256 px, losses as in training "
             "against the painting and the input frames; see docs/benchmarks.md):\n\n"
-            "| clip | network | E_warp | style loss | content loss | fps (torch, 1 thread) |\n|---|---|---|---|---|---|\n"
+            "| clip | network | E_warp | style loss | content loss | fps (PyTorch, 2 threads, this CPU) |\n|---|---|---|---|---|---|\n"
             + "\n".join(lines) + "\n\n")
 
 
@@ -215,7 +215,7 @@ def main() -> None:
     quality = quality_section(args.name, args.eval_json)
     (zoo / f"{args.name}.md").write_text(card(args.name, target, args.style_file, args.log, f"../../docs/gallery/{args.name}.jpg", quality,
                                                  args.history))
-    print(f"shipped {target} ({target.stat().st_size / 1e6:.2f} MB), card and gallery row")
+    print(f"wrote the card of {target}" if args.card_only else f"shipped {target} ({target.stat().st_size / 1e6:.2f} MB), card and gallery row")
 
 
 if __name__ == "__main__":
