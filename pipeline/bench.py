@@ -41,6 +41,14 @@ def bench_spec(input_path: str | None, size: tuple[int, int], frames: int, style
     return spec
 
 
+def process_one(stages: list, item: Any) -> Any:
+    """One frame through stages in this thread (no engine): how the naive loop and `stylecam eval` run them."""
+    for stage in stages:
+        item = stage.process([item] if getattr(stage, "batch_size", 1) > 1 else item)
+        item = item[0] if isinstance(item, list) else item
+    return item
+
+
 def naive_loop(spec: dict, device: str) -> dict:
     """The same stages, called one frame at a time in this thread (never paced: as fast as it goes)."""
     spec = override(spec)
@@ -59,10 +67,7 @@ def naive_loop(spec: dict, device: str) -> dict:
     try:
         for frame in pipeline.source.frames():
             t_first = t_first or frame.t_capture
-            item: Any = frame
-            for stage in pipeline.stages:
-                item = stage.process([item] if getattr(stage, "batch_size", 1) > 1 else item)
-                item = item[0] if isinstance(item, list) else item
+            item = process_one(pipeline.stages, frame)
             for sink in pipeline.sinks:
                 sink.process(item)
             n += 1

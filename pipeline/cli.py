@@ -62,6 +62,15 @@ def main(ctx: click.Context, debug: bool) -> None:
     ctx.ensure_object(dict)["debug"] = debug
 
 
+# Kept in step with stages/inference.py BACKENDS and models/styles.py NETWORKS (tests/test_cli_errors.py).
+BACKEND_CHOICES = ["auto", "torch", "onnxruntime"]
+BACKEND_HELP = "Inference backend; auto: onnxruntime on the CPU (measured faster), torch on GPUs."
+NETWORK_CHOICES = ["auto", "fast", "full"]
+NETWORK_HELP = "Which network of the style: fast (fast_net), full (Johnson's); auto: fast on the CPU, full on GPUs."
+network_option = click.option("--network", default="auto", show_default=True, type=click.Choice(NETWORK_CHOICES), help=NETWORK_HELP)
+backend_option = click.option("--backend", default="auto", show_default=True, type=click.Choice(BACKEND_CHOICES), help=BACKEND_HELP)
+
+
 def pipeline_options(fn: Callable) -> Callable:
     """Options shared by `run` and `transcode`; the seed's spellings are aliases."""
     options = [
@@ -72,8 +81,8 @@ def pipeline_options(fn: Callable) -> Callable:
         click.option("--image-size", type=click.IntRange(min=1), help="Inference size as the short side in pixels (the seed's flag)."),
         click.option("--strength", type=click.FloatRange(0, 1), help="Blend of stylised and original, 0..1."),
         click.option("--batch-size", type=click.IntRange(min=1), help="Frames per inference batch."),
-        click.option("--backend", type=click.Choice(["auto", "torch", "onnxruntime"]), help="Inference backend; auto: onnxruntime on the CPU, torch on GPUs."),
-        click.option("--network", type=click.Choice(["auto", "fast", "full"]), help="Which network of the style: fast (fast_net), full (Johnson's), auto: fast on the CPU, full on GPUs."),
+        click.option("--backend", type=click.Choice(BACKEND_CHOICES), help=BACKEND_HELP),
+        click.option("--network", type=click.Choice(NETWORK_CHOICES), help=NETWORK_HELP),
         click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps."),
         click.option("--stats-json", type=click.Path(dir_okay=False), help="Write the run's metrics as JSON (schema: docs/metrics.md)."),
         click.option("--progress/--no-progress", default=None, help="Progress bar (default: on for file inputs on a terminal)."),
@@ -198,7 +207,7 @@ def live_source_entry(source: str, size: tuple[int, int] | None, fps: float | No
 @click.option("--strength", type=click.FloatRange(0, 1), default=1.0, show_default=True)
 @click.option("--mirror", is_flag=True, help="Mirror what the virtual camera sends (off: meeting apps mirror the self-view themselves).")
 @click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda or mps.")
-@click.option("--network", default="auto", show_default=True, type=click.Choice(["auto", "fast", "full"]), help="Which network of the style: fast (fast_net), full (Johnson's), auto: fast on the CPU, full on GPUs.")
+@network_option
 @click.option("--duration", type=click.FloatRange(min=0), help="Stop after this many seconds.")
 @click.option("--queue-size", type=click.IntRange(min=1), default=2, show_default=True, help="Frames per queue; small keeps latency low.")
 @click.option("--record", type=click.Path(), help="Also write the stylised stream to a video file or an image folder.")
@@ -272,7 +281,7 @@ def styles(include_all: bool) -> None:
 @click.option("--content-weight", default=1.0, show_default=True, type=float)
 @click.option("--style-weight", default=0.5, show_default=True, type=float, help="Losses are relative per layer (train/losses.py), so weights carry over between VGG sources.")
 @click.option("--tv-weight", default=0.0, show_default=True, type=float, help="Total-variation smoothing.")
-@click.option("--temporal-weight", default=0.0, show_default=True, type=float, help="Temporal consistency on synthetic frame pairs (train/motion.py); the shipped styles were fine-tuned with 40.")
+@click.option("--temporal-weight", default=0.0, show_default=True, type=float, help="Temporal consistency on synthetic frame pairs (train/motion.py); the shipped styles used 20-100 (see their model cards).")
 @click.option("--teacher", help="Distil this style (name or checkpoint): the output is pulled towards the teacher's.")
 @click.option("--distill-weight", default=0.0, show_default=True, type=float, help="Weight of the distillation loss (0 with --teacher: 1).")
 @click.option("--init", type=click.Path(dir_okay=False), help="Start from these weights (fine-tuning); steps count from 0.")
@@ -306,11 +315,11 @@ def train(**options: Any) -> None:
 @click.option("--frames", default=120, show_default=True, type=click.IntRange(min=1), help="Frames to run through each.")
 @click.option("--style", default="starry_night", show_default=True, help="Style name or checkpoint path.")
 @click.option("--image-size", type=click.IntRange(min=16), help="Inference short side (default: the frame's own size).")
-@click.option("--backend", default="auto", show_default=True, type=click.Choice(["auto", "torch", "onnxruntime"]), help="auto: onnxruntime on the CPU, torch on GPUs.")
+@backend_option
 @click.option("--batch-size", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--sink", default="null", show_default=True, type=click.Choice(["null", "file"]), help="null, or encode to a temporary mp4 (transcode benchmark).")
 @click.option("--device", default="auto", show_default=True)
-@click.option("--network", default="auto", show_default=True, type=click.Choice(["auto", "fast", "full"]), help="Which network of the style: fast (fast_net), full (Johnson's), auto: fast on the CPU, full on GPUs.")
+@network_option
 @click.option("--threads", default=0, show_default=True, type=click.IntRange(min=0), help="Intra-op threads of the inference backend (0: its default).")
 @click.option("--live", is_flag=True, help="Pace the source at 30 fps with leaky queues of 2, as `stylecam live` does.")
 @click.option("--naive/--no-naive", default=True, help="Also run the naive sequential loop for the ratio.")
@@ -346,9 +355,9 @@ def bench(input_path: str | None, size: str, frames: int, style: str, image_size
 @click.option("--frames", default=60, show_default=True, type=click.IntRange(min=2), help="Frames to use (the synthetic clip's length for a photo).")
 @click.option("--image-size", type=click.IntRange(min=16), help="Inference short side (default: the frame's own size).")
 @click.option("--flow", "flow_method", default="dis", show_default=True, type=click.Choice(["dis", "farneback"]), help="Optical flow on the input frames (real clips).")
-@click.option("--backend", default="auto", show_default=True, type=click.Choice(["auto", "torch", "onnxruntime"]), help="auto: onnxruntime on the CPU, torch on GPUs.")
+@backend_option
 @click.option("--device", default="cpu", show_default=True)
-@click.option("--network", default="auto", show_default=True, type=click.Choice(["auto", "fast", "full"]), help="Which network of the style: fast (fast_net), full (Johnson's), auto: fast on the CPU, full on GPUs.")
+@network_option
 @click.option("--style-image", type=click.Path(dir_okay=False), help="Painting for the style loss (default: the one the style was trained on, from ../shared/data/styles).")
 @click.option("--vgg-weights", type=click.Path(dir_okay=False), help="VGG16 for the losses (default: torchvision's, downloaded).")
 @click.option("--losses/--no-losses", default=True, help="Also compute style and content loss (needs VGG16).")

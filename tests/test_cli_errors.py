@@ -94,3 +94,12 @@ def test_ctrl_c_leaves_a_playable_file(tmp_path):
     frames = decode_video(out)
     assert 0 < len(frames) < 120  # a valid file holding the frames processed so far
     assert not part.exists()
+
+
+def test_cli_choices_match_the_stages():
+    """The CLI lists backend/network choices without importing torch; they must match the code's."""
+    from models.styles import NETWORKS
+    from pipeline.cli import BACKEND_CHOICES, NETWORK_CHOICES
+    from stages.inference import BACKENDS
+
+    assert BACKEND_CHOICES == list(BACKENDS) and NETWORK_CHOICES == list(NETWORKS)

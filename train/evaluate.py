@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 import torch
 
+from pipeline.bench import process_one
 from pipeline.item import Frame
 from pipeline.stage import Context
 from stages.inference import Inference
@@ -78,10 +79,7 @@ def stylise(frames: list[np.ndarray], style: str, image_size: int | None, backen
     try:
         for i, rgb in enumerate(frames):
             t0 = time.perf_counter()
-            item = Frame(data=rgb, seq=i, original=rgb)
-            for stage in stages:
-                item = stage.process(item)
-                item = item[0] if isinstance(item, list) else item
+            item = process_one(stages, Frame(data=rgb, seq=i, original=rgb))
             if i:  # the first frame pays for warm-up (allocations, ONNX session)
                 seconds += time.perf_counter() - t0
             outputs.append(item.data)
