@@ -20,7 +20,7 @@ from pipeline.metrics import WARMUP_FRAMES
 
 def bench_spec(input_path: str | None, size: tuple[int, int], frames: int, style: str, image_size: int | None,
                backend: str, batch_size: int, sink: str, workdir: Path, live: bool = False, network: str = "auto",
-               threads: int = 0) -> dict:
+               threads: int = 0, workers: int = 0) -> dict:
     if input_path:
         source: dict[str, Any] = {"type": "file", "path": input_path, "max_frames": frames, "realtime": live}
     else:
@@ -31,7 +31,7 @@ def bench_spec(input_path: str | None, size: tuple[int, int], frames: int, style
         "stages": [
             {"type": "preprocess", "image_size": image_size},
             {"type": "inference", "style": style, "batch_size": batch_size, "batch_timeout_ms": 40.0, "backend": backend,
-             "network": network, "threads": threads},
+             "network": network, "threads": threads, "workers": workers},
             {"type": "postprocess"},
         ],
         "sinks": sinks,
@@ -56,6 +56,9 @@ def naive_loop(spec: dict, device: str) -> dict:
     for entry in spec["stages"]:
         if entry["type"] == "inference":
             entry["batch_size"] = 1
+            # One frame at a time on all the threads the backend wants, whatever the pipeline was given:
+            # the baseline stays the same while the pipeline's settings are varied.
+            entry["workers"], entry["threads"] = 1, 0
     for entry in spec["sinks"]:
         if entry.get("path"):
             entry["path"] = str(Path(entry["path"]).with_name("naive.mp4"))
@@ -84,9 +87,9 @@ def naive_loop(spec: dict, device: str) -> dict:
 
 def run_bench(input_path: str | None, size: tuple[int, int], frames: int, style: str, image_size: int | None,
               backend: str, batch_size: int, sink: str, device: str, naive: bool = True, live: bool = False,
-              network: str = "auto", threads: int = 0) -> dict:
+              network: str = "auto", threads: int = 0, workers: int = 0) -> dict:
     with tempfile.TemporaryDirectory(prefix="stylecam-bench-") as tmp:
-        spec = bench_spec(input_path, size, frames, style, image_size, backend, batch_size, sink, Path(tmp), live, network, threads)
+        spec = bench_spec(input_path, size, frames, style, image_size, backend, batch_size, sink, Path(tmp), live, network, threads, workers)
         # Naive first: both runs then find the same warm caches (ONNX export, page cache) from the second on.
         naive_result = naive_loop(spec, device) if naive else None
         report = build_pipeline(spec, device=device).run()
@@ -98,7 +101,7 @@ def run_bench(input_path: str | None, size: tuple[int, int], frames: int, style:
         ratio=(report.fps / naive_result["fps"]) if naive_result and naive_result["fps"] else None,
         config={"input": input_path or f"testsrc {size[0]}x{size[1]}", "frames": frames, "style": style,
                 "image_size": image_size, "backend": backend, "batch_size": batch_size, "sink": sink, "device": device, "live": live,
-                "network": network, "threads": threads},
+                "network": network, "threads": threads, "workers": workers},
     )
     return result
 

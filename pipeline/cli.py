@@ -320,13 +320,14 @@ def train(**options: Any) -> None:
 @click.option("--sink", default="null", show_default=True, type=click.Choice(["null", "file"]), help="null, or encode to a temporary mp4 (transcode benchmark).")
 @click.option("--device", default="auto", show_default=True)
 @network_option
-@click.option("--threads", default=0, show_default=True, type=click.IntRange(min=0), help="Intra-op threads of the inference backend (0: its default).")
+@click.option("--threads", default=0, show_default=True, type=click.IntRange(min=0), help="Intra-op threads of each inference worker (0: auto).")
+@click.option("--workers", default=0, show_default=True, type=click.IntRange(min=0), help="Frames in inference at once (0: auto, one per core on a CPU).")
 @click.option("--live", is_flag=True, help="Pace the source at 30 fps with leaky queues of 2, as `stylecam live` does.")
 @click.option("--naive/--no-naive", default=True, help="Also run the naive sequential loop for the ratio.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write all figures as JSON.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Draw per-stage latency to a PNG.")
 def bench(input_path: str | None, size: str, frames: int, style: str, image_size: int | None, backend: str,
-          batch_size: int, sink: str, device: str, network: str, threads: int, live: bool, naive: bool, json_path: str | None,
+          batch_size: int, sink: str, device: str, network: str, threads: int, workers: int, live: bool, naive: bool, json_path: str | None,
           plot_path: str | None) -> None:
     """Measure the pipeline against the naive one-frame-at-a-time loop, in the same run."""
     import json
@@ -335,7 +336,7 @@ def bench(input_path: str | None, size: str, frames: int, style: str, image_size
     from stages.transforms import parse_size
 
     result = run_bench(input_path, parse_size(size), frames, style, image_size, backend, batch_size, sink, device, naive, live,
-                       network, threads)
+                       network, threads, workers)
     for s in result["stages"]:
         click.echo(f"{s['name']:<14} p50 {s['p50_ms']:8.1f} ms   p95 {s['p95_ms']:8.1f} ms")
     click.echo(f"pipeline: {result['fps']:.2f} fps, end-to-end p50 {result['latency_p50_ms']:.0f} ms, "

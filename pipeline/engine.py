@@ -10,6 +10,10 @@ Rules:
     waiting thread at once) and run() raises PipelineError naming the stage. No thread outlives run().
   * Ctrl-C (SIGINT) while run() is in the main thread becomes end of stream: the source stops, the
     frames already inside drain to the sinks and the output is finalised. A second Ctrl-C aborts.
+  * A stage with `workers` = N > 1 (its process() must then be thread-safe) gets N threads on one input
+    queue: several frames in flight at once, emitted in the order they were taken (a turnstile), so
+    frame order is kept. On a 2-core CPU two one-thread inference workers beat one two-thread worker
+    (docs/benchmarks.md, "Inference workers").
 """
 from __future__ import annotations
 
@@ -34,6 +38,17 @@ class PipelineError(Exception):
     def __init__(self, stage: str, cause: BaseException, trace: str = "") -> None:
         self.stage, self.cause, self.trace = stage, cause, trace
         super().__init__(f"{stage}: {cause}")
+
+
+class _Workers:
+    """What the threads of one stage share: a lock to take input in turn and a turnstile to emit in turn."""
+
+    def __init__(self, count: int) -> None:
+        self.take = threading.Lock()
+        self.turn = threading.Condition()
+        self.taken = 0  # tickets given out, under `take`
+        self.emitted = 0  # tickets whose frames went downstream, under `turn`
+        self.running = count
 
 
 class Pipeline:
@@ -119,14 +134,19 @@ class Pipeline:
         last = chain[-1]
         sink_queues = [self._make_queue(last, sink) for sink in self.sinks]
         outputs = [[q] for q in inputs] + [sink_queues]  # outputs[i] belongs to chain[i]
-        specs: list[tuple[Any, Callable, tuple]] = [(self.source, self._run_source, (outputs[0],))]
+        # (stage name for errors, thread name, target, args)
+        specs: list[tuple[str, str, Callable, tuple]] = [(self.source.name, self.source.name, self._run_source, (outputs[0],))]
         for i, stage in enumerate(self.stages):
-            specs.append((stage, self._run_stage, (stage, inputs[i], outputs[i + 1])))
+            count = max(1, int(getattr(stage, "workers", 1) or 1))  # read after open(): "auto" is resolved there
+            group = _Workers(count)
+            for w in range(count):
+                thread_name = stage.name + (f"/{w}" if count > 1 else "")
+                specs.append((stage.name, thread_name, self._run_stage, (stage, inputs[i], outputs[i + 1], group)))
         for i, sink in enumerate(self.sinks):
-            specs.append((sink, self._run_sink, (i, sink, sink_queues[i])))
+            specs.append((sink.name, sink.name, self._run_sink, (i, sink, sink_queues[i])))
         threads = []
-        for stage, target, args in specs:
-            t = threading.Thread(target=self._guard, args=(stage.name, target, args), name=f"stylecam:{stage.name}", daemon=True)
+        for stage_name, thread_name, target, args in specs:
+            t = threading.Thread(target=self._guard, args=(stage_name, target, args), name=f"stylecam:{thread_name}", daemon=True)
             t.start()
             threads.append(t)
         return threads
@@ -186,22 +206,41 @@ class Pipeline:
             batch.append(item)
         return batch, False
 
-    def _run_stage(self, stage: Any, q_in: FrameQueue, outputs: list[FrameQueue]) -> None:
+    def _run_stage(self, stage: Any, q_in: FrameQueue, outputs: list[FrameQueue], group: _Workers) -> None:
         batched = getattr(stage, "batch_size", 1) > 1
-        while True:
-            item = q_in.get()
-            if item is EOS:
-                break
-            if batched:
-                batch, eos = self._next_batch(stage, q_in, item)
-                for frame in self._call(stage, batch, len(batch)):
-                    self._emit(outputs, frame)
-                if eos:
+        eos = False
+        while not eos:
+            with group.take:  # one worker takes (a whole batch) at a time, so tickets follow frame order
+                item = q_in.get()
+                if item is EOS:
+                    q_in.put(EOS)  # the stage's other workers stop on it too
                     break
-            else:
-                for frame in self._call(stage, item, 1):
+                if batched:
+                    batch, eos = self._next_batch(stage, q_in, item)
+                    if eos:
+                        q_in.put(EOS)
+                ticket, group.taken = group.taken, group.taken + 1
+            out = self._call(stage, batch, len(batch)) if batched else self._call(stage, item, 1)
+            self._wait_turn(group, ticket)
+            try:
+                for frame in out:
                     self._emit(outputs, frame)
-        self._emit(outputs, EOS)
+            finally:
+                with group.turn:
+                    group.emitted += 1
+                    group.turn.notify_all()
+        with group.turn:
+            group.running -= 1
+            last = group.running == 0
+        if last:  # every worker has emitted all it took: EOS goes after the last frame
+            self._emit(outputs, EOS)
+
+    def _wait_turn(self, group: _Workers, ticket: int) -> None:
+        with group.turn:
+            while group.emitted != ticket:
+                if self._abort.is_set():
+                    raise QueueClosed("aborted")
+                group.turn.wait(0.1)
 
     def _run_sink(self, index: int, sink: Any, q_in: FrameQueue) -> None:
         # A sink with `resend_interval_s` (a virtual camera) gets its last frame again whenever no new

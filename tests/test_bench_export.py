@@ -73,3 +73,33 @@ def test_onnxruntime_backend_refuses_gpu_devices():
 
     with pytest.raises(StageError, match="runs on the CPU"):
         Inference(backend="onnxruntime", device="cuda").open(Context(device="cpu"))
+
+
+def test_split_cores_gives_each_core_a_one_thread_worker_by_default():
+    from stages.inference import split_cores
+
+    assert split_cores(0, 0, 2) == (2, 1)  # the measured default on this 2-core CPU
+    assert split_cores(0, 2, 2) == (1, 2)  # asking for 2 threads leaves room for one worker
+    assert split_cores(1, 0, 8) == (1, 8)  # one worker (the naive loop, eval) gets every core
+    assert split_cores(3, 0, 2) == (3, 1)
+
+
+def test_parallel_inference_workers_keep_frame_order_in_the_file(tmp_path, tiny_style):
+    from pipeline.config import build_pipeline
+
+    clip = make_video(tmp_path / "in.mp4", frames=24, audio=False)
+    outs = []
+    for workers in (1, 3):
+        out = tmp_path / f"w{workers}.mp4"
+        spec = {"source": {"type": "file", "path": str(clip)},
+                "stages": [{"type": "preprocess"},
+                           {"type": "inference", "style": str(tiny_style), "workers": workers, "batch_size": 2, "batch_timeout_ms": 5.0},
+                           {"type": "postprocess"}],
+                "sinks": [{"type": "file", "path": str(out), "crf": 0}], "queues": {"size": 2}}
+        pipeline = build_pipeline(spec, device="cpu")
+        report = pipeline.run()
+        assert pipeline.stages[1].workers == workers and report.frames_out == 24
+        outs.append(decode_video(out))
+    (a, b) = outs
+    assert [t for t, _ in a] == [t for t, _ in b]
+    assert max(np.abs(x.astype(int) - y.astype(int)).max() for (_, x), (_, y) in zip(a, b)) <= 2

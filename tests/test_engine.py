@@ -192,3 +192,59 @@ def test_stage_names_are_made_unique():
     a, b = CollectSink(), CollectSink()
     Pipeline(source(3), [], [a, b]).run()
     assert (a.name, b.name) == ("collect", "collect#2")
+
+
+class SlowParallel:
+    """A thread-safe stage that takes a random time per frame and records how many run at once."""
+
+    name = "parallel"
+
+    def __init__(self, workers: int, batch_size: int = 1, fail_at: int | None = None) -> None:
+        self.workers, self.batch_size, self.batch_timeout_ms, self.fail_at = workers, batch_size, 20.0, fail_at
+        self.active = self.most_active = 0
+        self.threads: set[str] = set()
+        self.lock = threading.Lock()
+        self.rng = __import__("random").Random(0)
+
+    def open(self, ctx):
+        pass
+
+    def process(self, item):
+        frames = item if isinstance(item, list) else [item]
+        with self.lock:
+            self.active += 1
+            self.most_active = max(self.most_active, self.active)
+            self.threads.add(threading.current_thread().name)
+            delay = self.rng.uniform(0.0, 0.01)
+        time.sleep(delay)  # later frames often finish first: the engine must restore the order
+        with self.lock:
+            self.active -= 1
+        if self.fail_at is not None and frames[0].seq >= self.fail_at:
+            raise ValueError("worker failed")
+        return item
+
+    def close(self):
+        pass
+
+
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_workers_run_frames_in_parallel_and_keep_their_order(batch_size):
+    stage, sink = SlowParallel(workers=3, batch_size=batch_size), CollectSink()
+    report = Pipeline(source(60), [stage], [sink], queue_size=4).run()
+    assert sink.seqs == list(range(60))  # every frame, in order, EOS after the last one
+    assert stage.most_active >= 2 and len(stage.threads) == 3
+    assert report.frames_out == 60 and report.dropped == 0
+    assert not [t for t in threading.enumerate() if t.name.startswith("stylecam:")]
+
+
+def test_a_failing_worker_stops_the_pipeline_and_its_siblings():
+    stage = SlowParallel(workers=2, fail_at=10)
+    with pytest.raises(PipelineError, match="parallel: worker failed"):
+        Pipeline(source(10_000, fps=500, live=True), [stage], [CollectSink()]).run()
+    assert not [t for t in threading.enumerate() if t.name.startswith("stylecam:")]
+
+
+def test_workers_behind_a_live_source_drop_old_frames_and_keep_order():
+    stage, sink = SlowParallel(workers=2), CollectSink(delay=0.004)
+    report = Pipeline(source(300, fps=1000, live=True), [stage], [sink], queue_size=2).run()
+    assert report.dropped > 0 and sink.seqs == sorted(sink.seqs) and sink.seqs[-1] == 299

@@ -72,7 +72,7 @@ def stylise(frames: list[np.ndarray], style: str, image_size: int | None, backen
             network: str = "auto") -> tuple[list[np.ndarray], float]:
     """The product's own stages, called in turn; returns the outputs and frames per second."""
     ctx = Context(device=device)
-    stages = [Preprocess(image_size=image_size), Inference(style=style, backend=backend, network=network), Postprocess()]
+    stages = [Preprocess(image_size=image_size), Inference(style=style, backend=backend, network=network, workers=1), Postprocess()]
     for stage in stages:
         stage.open(ctx)
     outputs, seconds = [], 0.0
