@@ -38,6 +38,20 @@ def test_synthetic_pair_flow_is_exact():
     assert exact < 0.5 and exact < 0.1 * unmoved, (exact, unmoved)  # out of 255: interpolation rounding only
 
 
+def test_still_camera_pairs_move_only_some_regions_and_their_flow_is_exact():
+    x = torch.from_numpy(smooth_photo(96, 128)).permute(2, 0, 1)[None].float().repeat(4, 1, 1, 1) / 255
+    x2, flow, inside = synthetic_pair(x, torch.Generator().manual_seed(5), noise=0.0, still=1.0)
+    magnitude = flow.norm(dim=-1)
+    assert 0.3 < (magnitude < 1e-6).float().mean() < 0.95  # a still background ...
+    assert magnitude.max() > 1.0  # ... and regions that really move
+    assert inside.mean() > 0.95  # the camera does not move: only moving regions at the border leave it
+    for i in range(4):
+        theirs, _ = warp_image(x[i].permute(1, 2, 0).numpy() * 255, flow[i].numpy())
+        assert np.abs(x2[i].permute(1, 2, 0).numpy() * 255 - theirs).mean() < 0.5
+    still_pixels = (magnitude < 1e-6).unsqueeze(1).expand_as(x)
+    assert (x2[still_pixels] - x[still_pixels]).abs().max() < 1e-4  # without noise the background is untouched
+
+
 def test_temporal_loss_is_zero_for_a_pointwise_network_and_not_for_a_shifting_one():
     x = torch.from_numpy(smooth_photo(64, 64)).permute(2, 0, 1)[None].float() / 255
     x2, flow, inside = synthetic_pair(x, torch.Generator().manual_seed(1), noise=0.0)

@@ -133,11 +133,31 @@ def random_flow(batch: int, h: int, w: int, generator: torch.Generator, max_shif
     return torch.stack([fx, fy], -1) + field.permute(0, 2, 3, 1)
 
 
-def synthetic_pair(x: torch.Tensor, generator: torch.Generator, noise: float = 0.01) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def still_camera_flow(batch: int, h: int, w: int, generator: torch.Generator, local: float = 3.0) -> torch.Tensor:
+    """Flow of a camera on a tripod: a few regions move by up to `local` pixels (people), the rest does not
+    move at all, so the second frame differs from the first by that and by sensor noise only."""
+    coarse = (torch.rand(batch, 2, 4, 4, generator=generator) * 2 - 1) * local
+    field = F.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=True)
+    regions = F.interpolate(torch.rand(batch, 1, 4, 4, generator=generator), size=(h, w), mode="bilinear", align_corners=True)
+    moving = ((regions - 0.6) * 10).clamp(0, 1)  # ~a third of the frame moves; soft edges keep the flow smooth
+    return (field * moving).permute(0, 2, 3, 1)
+
+
+def synthetic_pair(x: torch.Tensor, generator: torch.Generator, noise: float = 0.01,
+                   still: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """A second 'frame' from still images x (B,3,H,W in [0,1]): x2 = warp(x, flow) + a little noise.
+    A fraction `still` of the pairs get a still camera's flow (still_camera_flow) and noise of 0-2x `noise`
+    instead: static-camera video has hardly any motion, so what flickers there is the response to noise.
     Returns x2, the flow (on x2's grid, into x) and the mask of pixels that came from inside x."""
     b, _, h, w = x.shape
-    flow = random_flow(b, h, w, generator).to(x.device, x.dtype)
+    flow = random_flow(b, h, w, generator)
+    if still > 0:
+        is_still = torch.rand(b, generator=generator) < still
+        flow[is_still] = still_camera_flow(int(is_still.sum()), h, w, generator)
+        noise = noise * torch.where(is_still, 2 * torch.rand(b, generator=generator), torch.ones(b)).view(b, 1, 1, 1)
+    flow = flow.to(x.device, x.dtype)
+    if isinstance(noise, torch.Tensor):
+        noise = noise.to(x.device, x.dtype)
     x2, inside = warp_tensor(x, flow)
     x2 = (x2 + noise * torch.randn(x2.shape, generator=generator).to(x.device, x.dtype)).clamp(0, 1)
     return x2, flow, inside

@@ -55,6 +55,7 @@ class TrainConfig:
     style_weight: float = 0.5  # with the relative losses; what the shipped styles used (0.3-0.5)
     tv_weight: float = 0.0
     temporal_weight: float = 0.0
+    still_fraction: float = 0.0  # share of temporal pairs from a still camera (train/motion.py)
     teacher: str | None = None  # a style name or checkpoint whose outputs are distilled
     distill_weight: float = 0.0
     init: str | None = None  # start from these weights (fine-tuning); the step count starts at 0
@@ -216,7 +217,7 @@ def train(cfg: TrainConfig) -> Path:
         lc = ls = lt = ltemp = ld = zero
         with torch.autocast(device.type, enabled=use_amp):
             if cfg.temporal_weight:
-                x2, flow, inside = synthetic_pair(x, motion_rng)
+                x2, flow, inside = synthetic_pair(x, motion_rng, still=cfg.still_fraction)
                 y, y2 = model(torch.cat([x, x2])).float().chunk(2)
                 ltemp = temporal_loss(y, y2, flow, inside)
             else:
