@@ -381,9 +381,10 @@ def eval_command(input_path: str, styles: tuple[str, ...], frames: int, image_si
     result, outputs = evaluate(clip, list(styles), image_size, backend, device, flow_method, style_image, vgg_weights, losses, network)
     click.echo(f"{result['input']}: {result['frames']} frames {result['size'][0]}x{result['size'][1]}, flow {result['flow']}, "
                f"input E_warp {result['input_e_warp']:.5f}")
-    click.echo(f"{'style':<28} {'E_warp':>9} {'style':>7} {'content':>8} {'fps':>6}")
+    click.echo(f"{'style':<28} {'E_warp':>9} {'(still)':>9} {'style':>7} {'content':>8} {'fps':>6}")
     for name, row in result["styles"].items():
-        click.echo(f"{name:<28} {row['e_warp']:>9.5f} {row.get('style_loss', float('nan')):>7.3f} "
+        still = "-" if row["e_warp_still"] is None else f"{row['e_warp_still']:.5f}"
+        click.echo(f"{name:<28} {row['e_warp']:>9.5f} {still:>9} {row.get('style_loss', float('nan')):>7.3f} "
                    f"{row.get('content_loss', float('nan')):>8.3f} {row['fps']:>6.1f}")
     if json_path:
         Path(json_path).write_text(json.dumps(result, indent=2) + "\n")

@@ -149,7 +149,8 @@ def card(name: str, ckpt_path: Path, style_file: str, log: Path | None, gallery:
     if t.get("teacher"):
         recipe.append(f"distilled from `{Path(t['teacher']).stem}` (pixel MSE to its output, weight {t.get('distill_weight')})")
     if t.get("temporal_weight"):
-        recipe.append(f"temporal loss weight {t.get('temporal_weight')} on synthetic frame pairs (train/motion.py)")
+        still = f", {t['still_fraction']:.0%} of them from a still camera (local motion and noise only)" if t.get("still_fraction") else ""
+        recipe.append(f"temporal loss weight {t.get('temporal_weight')} on synthetic frame pairs (train/motion.py){still}")
     vgg = t.get("vgg_source") or "none (distillation only)"
     return f"""# {name}
 

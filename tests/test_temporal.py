@@ -85,6 +85,7 @@ def test_warping_error_of_a_static_clip_is_zero_and_grows_with_flicker(tiny_styl
     for amount in (4, 16, 48):  # brightness going up and down frame to frame, in levels of 255
         flicker = [np.clip(o.astype(int) + (-1) ** i * amount, 0, 255).astype(np.uint8) for i, o in enumerate(out)]
         errors.append(mean_warping_error(flicker, flows))
+        assert mean_warping_error(flicker, flows, still_only=True) == pytest.approx(errors[-1])  # nothing moves
     assert 0 < errors[0] < errors[1] < errors[2]
 
 
@@ -96,7 +97,9 @@ def test_warping_error_uses_the_flow(tiny_style):
     zero = [(np.zeros_like(f), np.ones(f.shape[:2], bool)) for f in flows]
     assert with_flow < 0.3 * mean_warping_error(frames, zero)
     result, outputs = evaluate(clip, [str(tiny_style)], losses=False)
-    assert set(result["styles"][str(tiny_style)]) == {"e_warp", "fps"} and len(outputs[str(tiny_style)]) == 6
+    row = result["styles"][str(tiny_style)]
+    assert set(row) == {"e_warp", "e_warp_still", "fps"} and len(outputs[str(tiny_style)]) == 6
+    assert row["e_warp_still"] is None  # the whole synthetic frame moves: there is no still part to measure
 
 
 def stylecam(*args):

@@ -100,8 +100,20 @@ def clip_flows(clip: Clip, method: str) -> list[tuple[np.ndarray, np.ndarray]]:
     return pairs
 
 
-def mean_warping_error(frames: list[np.ndarray], flows: list[tuple[np.ndarray, np.ndarray]]) -> float:
-    return float(np.mean([warping_error(a, b, flow, mask) for (a, b), (flow, mask) in zip(zip(frames, frames[1:]), flows)]))
+STILL_PX = 0.5  # flow shorter than this counts as "did not move" for e_warp_still
+
+
+def mean_warping_error(frames: list[np.ndarray], flows: list[tuple[np.ndarray, np.ndarray]], still_only: bool = False) -> float | None:
+    """E_warp over the clip; still_only: over the pixels that did not move (a camera on a tripod sees mostly
+    those, and flicker there is the network's response to noise). None when no pixel stood still."""
+    errors = []
+    for (a, b), (flow, mask) in zip(zip(frames, frames[1:]), flows):
+        if still_only:
+            mask = mask & (np.linalg.norm(flow, axis=-1) < STILL_PX)
+            if mask.mean() < 0.01:
+                continue
+        errors.append(warping_error(a, b, flow, mask))
+    return float(np.mean(errors)) if errors else None
 
 
 def perceptual_losses(inputs: list[np.ndarray], outputs: list[np.ndarray], style_image: str, vgg_weights: str | None,
@@ -154,7 +166,8 @@ def evaluate(clip: Clip, styles: list[str], image_size: int | None = None, backe
     flows = flows or clip_flows(clip, flow_method)
     result = {"input": clip.name, "frames": len(clip.frames), "size": list(clip.frames[0].shape[1::-1]),
               "flow": "exact (synthetic)" if clip.flows is not None else flow_method,
-              "input_e_warp": mean_warping_error(clip.frames, flows), "styles": {}}
+              "input_e_warp": mean_warping_error(clip.frames, flows),
+              "input_e_warp_still": mean_warping_error(clip.frames, flows, still_only=True), "styles": {}}
     outputs = {}
     if losses:  # one painting for every style, so their losses compare (NAME vs NAME-plain)
         style_image = style_image or next(filter(None, map(default_style_image, styles)), None)
@@ -164,7 +177,7 @@ def evaluate(clip: Clip, styles: list[str], image_size: int | None = None, backe
     for style in styles:
         out, fps = stylise(clip.frames, style, image_size, backend, device, network)
         outputs[style] = out
-        row = {"e_warp": mean_warping_error(out, flows), "fps": fps}
+        row = {"e_warp": mean_warping_error(out, flows), "e_warp_still": mean_warping_error(out, flows, still_only=True), "fps": fps}
         if losses:
             row["style_loss"], row["content_loss"] = perceptual_losses(clip.frames, out, style_image, vgg_weights)
         result["styles"][style] = row
