@@ -50,7 +50,13 @@ def main() -> None:
     ap.add_argument("--image-size", type=int, default=256, help="inference short side")
     ap.add_argument("--styles", nargs="*", default=list(STYLES))
     ap.add_argument("--strip", type=Path, help="also draw the side-by-side strip of the first style on the first real clip")
+    ap.add_argument("--tables-from", type=Path, help="only print the tables from the JSON files of an earlier run in this folder")
     args = ap.parse_args()
+    if args.tables_from:
+        rows = [json.loads(p.read_text()) for p in sorted(args.tables_from.glob("*__*.json"))]
+        table(rows)
+        compact_table(rows)
+        return
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         inputs = [str(p) for p in sorted((SHARED / "video").iterdir())]
@@ -70,6 +76,41 @@ def main() -> None:
                 print(f"{result['input'][:60]:<60} {style}: " + ", ".join(
                     f"{n} E_warp {r['e_warp']:.5f} style {r['style_loss']:.3f}" for n, r in result["styles"].items()), flush=True)
     table(rows)
+    compact_table(rows)
+
+
+CLIP_LABELS = {
+    "imageio_cockatoo_handheld_camera_motion_1280x720_20fps_5s": "synthetic pan/zoom/rotate over a cockatoo frame (exact flow)",
+    "imageio_cockatoo_handheld_camera_motion_1280x720_20fps": "cockatoo, hand-held camera (1280×720)",
+    "intel_office_people_walking_static_camera_768x432_10fps": "office, static camera (768×432)",
+    "intel_talking_head_man_head_pose_480x270_12fps": "talking head, static camera (480×270)",
+    "intel_webcam_office_people_signing_asl_640x480_30fps_10s": "synthetic pan/zoom/rotate over an ASL-clip frame (exact flow)",
+    "intel_webcam_office_people_signing_asl_640x480_30fps": "ASL signing, webcam (640×480)",
+}
+
+
+def compact_table(rows: list[dict]) -> None:
+    """The README's table: E_warp ratio (style-loss ratio) of NAME and NAME-fast against their -plain twins."""
+    cells: dict[str, dict[str, str]] = {}
+    met = total = 0
+    for r in rows:
+        base = next(iter(r["styles"]))
+        s = r["styles"]
+        parts = []
+        for temporal, plain in ((base, f"{base}-plain"), (f"{base}-fast", f"{base}-plain-fast")):
+            ew, sl = s[temporal]["e_warp"] / s[plain]["e_warp"], s[temporal]["style_loss"] / s[plain]["style_loss"]
+            ok = ew <= 0.6 and sl <= 1.1
+            met, total = met + ok, total + 1
+            parts.append(f"{ew:.2f} ({sl:.2f})" + ("" if ok else " ✗"))
+        clip = Path(r["input"].split(" over ")[-1]).stem  # synthetic clips are named after their still
+        cells.setdefault(CLIP_LABELS.get(clip, clip), {})[base] = " · ".join(parts)
+    found = {next(iter(r["styles"])) for r in rows}
+    styles = [st for st in STYLES if st in found] + sorted(found - set(STYLES))
+    print("\n| clip | " + " | ".join(f"{st} · -fast" for st in styles) + " |")
+    print("|---|" + "---|" * len(styles))
+    for label in [v for v in CLIP_LABELS.values() if v in cells] + [k for k in cells if k not in CLIP_LABELS.values()]:
+        print(f"| {label} | " + " | ".join(cells[label].get(st, "") for st in styles) + " |")
+    print(f"\n{met} of {total} network × clip pairs meet both targets (E_warp ≤ 0.6×, style loss ≤ 1.1×).")
 
 
 def table(rows: list[dict]) -> None:
