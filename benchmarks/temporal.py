@@ -56,6 +56,7 @@ def main() -> None:
         rows = [json.loads(p.read_text()) for p in sorted(args.tables_from.glob("*__*.json"))]
         table(rows)
         compact_table(rows)
+        fast_vs_full(rows)
         return
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -77,6 +78,23 @@ def main() -> None:
                     f"{n} E_warp {r['e_warp']:.5f} style {r['style_loss']:.3f}" for n, r in result["styles"].items()), flush=True)
     table(rows)
     compact_table(rows)
+    fast_vs_full(rows)
+
+
+def fast_vs_full(rows: list[dict]) -> None:
+    """#6's quality target per style: fast_net's style and content loss over Johnson's network's, on the
+    held-out clips (geometric mean over the clips, and the worst clip)."""
+    print("\n| style | pair | style loss: geometric mean (worst) | content loss: geometric mean (worst) |")
+    print("|---|---|---|---|")
+    found = {next(iter(r["styles"])) for r in rows}
+    for style in [st for st in STYLES if st in found] + sorted(found - set(STYLES)):
+        mine = [r["styles"] for r in rows if next(iter(r["styles"])) == style]
+        for fast, full in ((f"{style}-fast", style), (f"{style}-plain-fast", f"{style}-plain")):
+            cells = []
+            for metric in ("style_loss", "content_loss"):
+                ratios = [s[fast][metric] / s[full][metric] for s in mine]
+                cells.append(f"{float(np.exp(np.mean(np.log(ratios)))):.2f}× ({max(ratios):.2f}×)")
+            print(f"| {style} | `{fast}` / `{full}` | " + " | ".join(cells) + " |")
 
 
 CLIP_LABELS = {
