@@ -281,7 +281,7 @@ def styles(include_all: bool) -> None:
 @click.option("--content-weight", default=1.0, show_default=True, type=float)
 @click.option("--style-weight", default=0.5, show_default=True, type=float, help="Losses are relative per layer (train/losses.py), so weights carry over between VGG sources.")
 @click.option("--tv-weight", default=0.0, show_default=True, type=float, help="Total-variation smoothing.")
-@click.option("--temporal-weight", default=0.0, show_default=True, type=float, help="Temporal consistency on synthetic frame pairs (train/motion.py); the shipped styles used 20-100 (see their model cards).")
+@click.option("--temporal-weight", default=0.0, show_default=True, type=float, help="Temporal consistency on synthetic frame pairs (train/motion.py); the shipped styles used 50-1000 (see their model cards).")
 @click.option("--still-fraction", default=0.0, show_default=True, type=click.FloatRange(0, 1), help="Share of the temporal pairs that mimic a still camera: local motion and sensor noise only.")
 @click.option("--teacher", help="Distil this style (name or checkpoint): the output is pulled towards the teacher's.")
 @click.option("--distill-weight", default=0.0, show_default=True, type=float, help="Weight of the distillation loss (0 with --teacher: 1).")
