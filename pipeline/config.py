@@ -151,7 +151,7 @@ def build_pipeline(spec: dict, device: str = "auto", **pipeline_kwargs: Any) -> 
 
 def source_entry(path: str, base: dict | None = None) -> dict:
     """A source mapping for an INPUT given on the command line."""
-    from train.data import IMAGE_SUFFIXES
+    from stages.image_files import IMAGE_SUFFIXES
 
     base = base or {}
     if path == "testsrc":
@@ -166,7 +166,7 @@ def source_entry(path: str, base: dict | None = None) -> dict:
 def sink_entry(path: str, base_sinks: list | None = None) -> dict:
     """A sink mapping for an OUTPUT given on the command line (keeps the yaml's options for that type)."""
     from stages.sinks import CONTAINER_FORMATS
-    from train.data import IMAGE_SUFFIXES
+    from stages.image_files import IMAGE_SUFFIXES
 
     if path == "null":
         return {"type": "null"}

@@ -199,7 +199,7 @@ class ImageSink:
         self.quality = int(quality)
 
     def open(self, ctx: Context) -> None:
-        from train.data import IMAGE_SUFFIXES
+        from stages.image_files import IMAGE_SUFFIXES
 
         self.single = self.path.suffix.lower() in IMAGE_SUFFIXES and not self.path.is_dir()
         if self.single:

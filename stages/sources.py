@@ -12,7 +12,7 @@ import numpy as np
 
 from pipeline.item import Frame
 from pipeline.stage import Context, StageError
-from train.data import IMAGE_SUFFIXES, read_rgb
+from stages.image_files import IMAGE_SUFFIXES, read_rgb
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".y4m"}
 

@@ -8,14 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
-
-
-def read_rgb(path: str | Path) -> np.ndarray | None:
-    """RGB uint8 HxWx3, or None if the file is not a readable image (cv2 does not raise)."""
-    data = np.fromfile(str(path), dtype=np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    return None if img is None else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+from stages.image_files import IMAGE_SUFFIXES, read_rgb
 
 
 def to_tensor(rgb: np.ndarray) -> torch.Tensor:

@@ -41,7 +41,7 @@ class Clip:
 
 def load_clip(path: str, max_frames: int, synthetic_size: tuple[int, int] = (480, 320)) -> Clip:
     """A video file, or a still photo turned into a synthetic-motion clip with exact flow."""
-    from train.data import IMAGE_SUFFIXES, read_rgb
+    from stages.image_files import IMAGE_SUFFIXES, read_rgb
 
     p = Path(path)
     if not p.is_file():

@@ -30,7 +30,8 @@ from models.devices import pick_device
 from models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from models.networks import create_network
 from models.vgg import CONTENT_LAYER, STYLE_LAYERS, load_vgg
-from train.data import ImageFolder, read_rgb, to_tensor
+from stages.image_files import read_rgb
+from train.data import ImageFolder, to_tensor
 from train.losses import content_loss, gram, style_loss, tv_loss
 from train.motion import synthetic_pair, temporal_loss
 
