@@ -81,6 +81,8 @@ def pipeline_options(fn: Callable) -> Callable:
         click.option("--image-size", type=click.IntRange(min=1), help="Inference size as the short side in pixels (the seed's flag)."),
         click.option("--strength", type=click.FloatRange(0, 1), help="Blend of stylised and original, 0..1."),
         click.option("--batch-size", type=click.IntRange(min=1), help="Frames per inference batch."),
+        click.option("--workers", type=click.IntRange(min=0), help="Frames in inference at once (0: one per core on a CPU, 1 on a GPU)."),
+        click.option("--threads", type=click.IntRange(min=0), help="Intra-op threads of each inference worker (0: the cores split between them)."),
         click.option("--backend", type=click.Choice(BACKEND_CHOICES), help=BACKEND_HELP),
         click.option("--network", type=click.Choice(NETWORK_CHOICES), help=NETWORK_HELP),
         click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps."),

@@ -103,3 +103,12 @@ def test_parallel_inference_workers_keep_frame_order_in_the_file(tmp_path, tiny_
     (a, b) = outs
     assert [t for t, _ in a] == [t for t, _ in b]
     assert max(np.abs(x.astype(int) - y.astype(int)).max() for (_, x), (_, y) in zip(a, b)) <= 2
+
+
+def test_transcode_takes_workers_and_threads(tmp_path, tiny_style):
+    clip = make_video(tmp_path / "in.mp4", frames=6, audio=False)
+    out = tmp_path / "out.mp4"
+    result = CliRunner().invoke(main, ["transcode", str(clip), str(out), "--style", str(tiny_style), "--workers", "2",
+                                       "--threads", "1", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert len(decode_video(out)) == 6
