@@ -81,14 +81,24 @@ def main() -> None:
     fast_vs_full(rows)
 
 
+def base_style(row: dict) -> str:
+    """A result's first network is the style's own name (NAME, then NAME-plain, NAME-fast, ...)."""
+    return next(iter(row["styles"]))
+
+
+def styles_in(rows: list[dict]) -> list[str]:
+    """The styles these results cover, in the order of STYLES."""
+    found = {base_style(r) for r in rows}
+    return [st for st in STYLES if st in found] + sorted(found - set(STYLES))
+
+
 def fast_vs_full(rows: list[dict]) -> None:
     """#6's quality target per style: fast_net's style and content loss over Johnson's network's, on the
     held-out clips (geometric mean over the clips, and the worst clip)."""
     print("\n| style | pair | style loss: geometric mean (worst) | content loss: geometric mean (worst) |")
     print("|---|---|---|---|")
-    found = {next(iter(r["styles"])) for r in rows}
-    for style in [st for st in STYLES if st in found] + sorted(found - set(STYLES)):
-        mine = [r["styles"] for r in rows if next(iter(r["styles"])) == style]
+    for style in styles_in(rows):
+        mine = [r["styles"] for r in rows if base_style(r) == style]
         for fast, full in ((f"{style}-fast", style), (f"{style}-plain-fast", f"{style}-plain")):
             cells = []
             for metric in ("style_loss", "content_loss"):
@@ -112,8 +122,7 @@ def compact_table(rows: list[dict]) -> None:
     cells: dict[str, dict[str, str]] = {}
     met = total = 0
     for r in rows:
-        base = next(iter(r["styles"]))
-        s = r["styles"]
+        base, s = base_style(r), r["styles"]
         parts = []
         for temporal, plain in ((base, f"{base}-plain"), (f"{base}-fast", f"{base}-plain-fast")):
             ew, sl = s[temporal]["e_warp"] / s[plain]["e_warp"], s[temporal]["style_loss"] / s[plain]["style_loss"]
@@ -122,8 +131,7 @@ def compact_table(rows: list[dict]) -> None:
             parts.append(f"{ew:.2f} ({sl:.2f})" + ("" if ok else " ✗"))
         clip = Path(r["input"].split(" over ")[-1]).stem  # synthetic clips are named after their still
         cells.setdefault(CLIP_LABELS.get(clip, clip), {})[base] = " · ".join(parts)
-    found = {next(iter(r["styles"])) for r in rows}
-    styles = [st for st in STYLES if st in found] + sorted(found - set(STYLES))
+    styles = styles_in(rows)
     print("\n| clip | " + " | ".join(f"{st} · -fast" for st in styles) + " |")
     print("|---|" + "---|" * len(styles))
     for label in [v for v in CLIP_LABELS.values() if v in cells] + [k for k in cells if k not in CLIP_LABELS.values()]:

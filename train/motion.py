@@ -151,15 +151,15 @@ def synthetic_pair(x: torch.Tensor, generator: torch.Generator, noise: float = 0
     Returns x2, the flow (on x2's grid, into x) and the mask of pixels that came from inside x."""
     b, _, h, w = x.shape
     flow = random_flow(b, h, w, generator)
+    sigma = torch.full((b,), noise)  # per pair
     if still > 0:
         is_still = torch.rand(b, generator=generator) < still
         flow[is_still] = still_camera_flow(int(is_still.sum()), h, w, generator)
-        noise = noise * torch.where(is_still, 2 * torch.rand(b, generator=generator), torch.ones(b)).view(b, 1, 1, 1)
+        sigma = torch.where(is_still, 2 * noise * torch.rand(b, generator=generator), sigma)
     flow = flow.to(x.device, x.dtype)
-    if isinstance(noise, torch.Tensor):
-        noise = noise.to(x.device, x.dtype)
     x2, inside = warp_tensor(x, flow)
-    x2 = (x2 + noise * torch.randn(x2.shape, generator=generator).to(x.device, x.dtype)).clamp(0, 1)
+    grain = sigma.view(b, 1, 1, 1) * torch.randn(x2.shape, generator=generator)
+    x2 = (x2 + grain.to(x.device, x.dtype)).clamp(0, 1)
     return x2, flow, inside
 
 
