@@ -26,6 +26,28 @@ def test_width_and_blocks_change_the_network():
     assert len(big.residuals) == 5
 
 
+def test_widening_keeps_the_function_and_splits_outgoing_weights():
+    from models.widen import WidenError, widen_state
+
+    torch.manual_seed(1)
+    narrow = TransformerNet(width=4, blocks=2).eval()
+    for p in narrow.parameters():  # trained-looking affine norms, not the identity they start as
+        p.data.add_(0.1 * torch.randn_like(p))
+    wide = TransformerNet(width=8, blocks=2).eval()
+    wide.load_state_dict(widen_state(narrow.state_dict(), wide, seed=3))
+    x = torch.rand(2, 3, 40, 48)
+    with torch.no_grad():
+        assert torch.allclose(wide(x), narrow(x), atol=1e-5)
+    # a copy's outgoing weights are an uneven share of the original's, so training can tell copies apart
+    w_new, w_old = wide.state_dict()["encoder.3.1.weight"], narrow.state_dict()["encoder.3.1.weight"]
+    first, second = w_new[:8, :4], w_new[:8, 4:]
+    assert torch.allclose(first + second, w_old) and not torch.allclose(first, second)
+    with pytest.raises(WidenError):
+        widen_state(narrow.state_dict(), TransformerNet(width=6, blocks=2))  # 4 -> 6 is no whole number of copies
+    with pytest.raises(WidenError):
+        widen_state(narrow.state_dict(), TransformerNet(width=8, blocks=3))
+
+
 def test_checkpoint_round_trip(tmp_path):
     net = TransformerNet(width=4, blocks=1)
     path = tmp_path / "s.safetensors"

@@ -203,6 +203,18 @@ def test_wrong_file_for_hed_import(tmp_path):
         import_hed(bogus, tmp_path / "o.safetensors")
 
 
+def test_init_from_a_narrower_network_widens_it_first(data, tmp_path):
+    """--width 8 from a width-4 checkpoint starts as the same function (models/widen.py), then trains."""
+    narrow = train(config(data, tmp_path / "a", steps=4))
+    wide = train(config(data, tmp_path / "b", steps=1, width=8, init=str(narrow), lr=1e-6))
+    ckpt = load_checkpoint(wide)
+    assert ckpt.arch["width"] == 8 and ckpt.training["widened_from"] == 4
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        gap = (ckpt.build()(x) - load_checkpoint(narrow).build()(x)).abs().mean().item()
+    assert 0 < gap < 0.01, gap  # moved by one tiny step; a fresh random network is ~0.4 away
+
+
 def test_temporal_loss_falls(data, tmp_path):
     train(config(data, tmp_path, temporal_weight=50.0, style_weight=1.0, steps=30))
     rows = losses(tmp_path)
@@ -230,5 +242,7 @@ def test_init_starts_from_weights_but_counts_steps_from_zero(data, tmp_path):
     assert load_checkpoint(second).training["steps"] == 3
     with pytest.raises(TrainError, match="--init checkpoint is a"):
         train(config(data, tmp_path / "c", init=str(first), arch="fast_net"))
+    with pytest.raises(TrainError, match="--init checkpoint is a"):
+        train(config(data, tmp_path / "c", init=str(first), width=2))  # narrower: no function-preserving way
     with pytest.raises(TrainError, match="nothing to learn"):
         train(config(data, tmp_path / "d", content_weight=0.0, style_weight=0.0))

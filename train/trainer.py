@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader, RandomSampler
 from models.devices import pick_device
 from models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from models.networks import create_network
+from models.widen import widen_state
 from models.vgg import CONTENT_LAYER, STYLE_LAYERS, load_vgg
 from stages.image_files import read_rgb
 from train.data import ImageFolder, to_tensor
@@ -148,11 +149,17 @@ def train(cfg: TrainConfig) -> Path:
     distill_weight = cfg.distill_weight or (1.0 if teacher is not None else 0.0)
 
     net = create_network({"name": cfg.arch, "width": cfg.width, "blocks": cfg.blocks}).to(device).train()
+    widened_from = None
     if cfg.init:
         init = _read_checkpoint(cfg.init)
-        if init.arch != net.arch():
+        if init.arch == net.arch():
+            net.load_state_dict(init.state)
+        elif dict(init.arch, width=cfg.width) == net.arch() and cfg.width > init.arch.get("width", 0):
+            # a wider network of the same design starts as an exact copy of the narrow one (models/widen.py)
+            net.load_state_dict(widen_state(init.state, net, seed=cfg.seed))
+            widened_from = init.arch.get("width")
+        else:
             raise TrainError(f"--init checkpoint is a {init.arch}, but this run trains a {net.arch()}")
-        net.load_state_dict(init.state)
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     start_step = 0
     out_dir = Path(cfg.save_model_dir)
@@ -184,7 +191,8 @@ def train(cfg: TrainConfig) -> Path:
     training_meta = {k: v for k, v in asdict(cfg).items() if k not in ("progress", "resume")}
     training_meta.update(vgg_source=vgg.source if vgg else None, vgg_norm=vgg.norm if vgg else None,
                          distill_weight=distill_weight, loss="relative (see train/losses.py)",
-                         content_layer=CONTENT_LAYER, skipped_files=len(data.skipped), world_size=world)
+                         content_layer=CONTENT_LAYER, skipped_files=len(data.skipped), world_size=world,
+                         widened_from=widened_from)
     if is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
         if data.skipped:
