@@ -22,6 +22,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from models.styles import StyleError, find_style  # noqa: E402
 from train.evaluate import clip_flows, evaluate, load_clip, save_strip  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
@@ -51,6 +52,7 @@ def main() -> None:
     ap.add_argument("--styles", nargs="*", default=list(STYLES))
     ap.add_argument("--strip", type=Path, help="also draw the side-by-side strip of the first style on the first real clip")
     ap.add_argument("--tables-from", type=Path, help="only print the tables from the JSON files of an earlier run in this folder")
+    ap.add_argument("--keep", action="store_true", help="keep the networks already in --out's JSON files; evaluate only the ones they lack")
     args = ap.parse_args()
     if args.tables_from:
         rows = [json.loads(p.read_text()) for p in sorted(args.tables_from.glob("*__*.json"))]
@@ -67,18 +69,30 @@ def main() -> None:
             clip = load_clip(path, args.frames)
             flows = clip_flows(clip, "dis")
             for style in args.styles:
-                names = [style, f"{style}-plain", f"{style}-fast", f"{style}-plain-fast"]
-                result, outputs = evaluate(clip, names, args.image_size, "torch", "cpu", "dis",
-                                           str(SHARED / "styles" / STYLES[style]), args.vgg_weights, True, "full", flows)
-                (args.out / f"{Path(path).stem}__{style}.json").write_text(json.dumps(result, indent=2) + "\n")
+                names = [f"{style}{variant}{net}" for net in ("", "-fast", "-full") for variant in ("", "-plain")]
+                names = [n for n in names if installed(n)]
+                json_path = args.out / f"{Path(path).stem}__{style}.json"
+                kept = json.loads(json_path.read_text())["styles"] if args.keep and json_path.is_file() else {}
+                result, outputs = evaluate(clip, [n for n in names if n not in kept], args.image_size, "torch", "cpu", "dis",
+                                           str(SHARED / "styles" / STYLES[style]), args.vgg_weights, True, "half", flows)
+                result["styles"] = {n: kept.get(n) or result["styles"][n] for n in names}
+                json_path.write_text(json.dumps(result, indent=2) + "\n")
                 rows.append(result)
-                if args.strip and i == 0 and style == args.styles[0]:
+                if args.strip and i == 0 and style == args.styles[0] and not kept:
                     save_strip(str(args.strip), clip, {n: outputs[n] for n in (f"{style}-plain", style)}, start=10)
                 print(f"{result['input'][:60]:<60} {style}: " + ", ".join(
                     f"{n} E_warp {r['e_warp']:.5f} style {r['style_loss']:.3f}" for n, r in result["styles"].items()), flush=True)
     table(rows)
     compact_table(rows)
     fast_vs_full(rows)
+
+
+def installed(name: str) -> bool:
+    """Whether this exact network is installed (network "half": a bare NAME means NAME, not NAME-full)."""
+    try:
+        return find_style(name, "half").stem == name
+    except StyleError:
+        return False
 
 
 def base_style(row: dict) -> str:
@@ -117,14 +131,22 @@ CLIP_LABELS = {
 }
 
 
+NET_SUFFIXES = ("-full", "", "-fast")  # full width, half width, fast_net
+
+
 def compact_table(rows: list[dict]) -> None:
-    """The README's table: E_warp ratio (style-loss ratio) of NAME and NAME-fast against their -plain twins."""
+    """The README's table: E_warp ratio (style-loss ratio) of NAME-full, NAME and NAME-fast against their
+    -plain twins ("–" where a run lacks that network)."""
     cells: dict[str, dict[str, str]] = {}
     met = total = 0
     for r in rows:
         base, s = base_style(r), r["styles"]
         parts = []
-        for temporal, plain in ((base, f"{base}-plain"), (f"{base}-fast", f"{base}-plain-fast")):
+        for net in NET_SUFFIXES:
+            temporal, plain = f"{base}{net}", f"{base}-plain{net}"
+            if temporal not in s or plain not in s:
+                parts.append("–")
+                continue
             ew, sl = s[temporal]["e_warp"] / s[plain]["e_warp"], s[temporal]["style_loss"] / s[plain]["style_loss"]
             ok = ew <= 0.6 and sl <= 1.1
             met, total = met + ok, total + 1
@@ -132,7 +154,7 @@ def compact_table(rows: list[dict]) -> None:
         clip = Path(r["input"].split(" over ")[-1]).stem  # synthetic clips are named after their still
         cells.setdefault(CLIP_LABELS.get(clip, clip), {})[base] = " · ".join(parts)
     styles = styles_in(rows)
-    print("\n| clip | " + " | ".join(f"{st} · -fast" for st in styles) + " |")
+    print("\n| clip | " + " | ".join(f"{st}-full · {st} · -fast" for st in styles) + " |")
     print("|---|" + "---|" * len(styles))
     for label in [v for v in CLIP_LABELS.values() if v in cells] + [k for k in cells if k not in CLIP_LABELS.values()]:
         print(f"| {label} | " + " | ".join(cells[label].get(st, "") for st in styles) + " |")

@@ -42,7 +42,7 @@ def ms_per_frame(model: bytes, x: np.ndarray, workers: int, threads: int, frames
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--style", default="starry_night")
-    ap.add_argument("--network", default="fast", choices=["fast", "full"])
+    ap.add_argument("--network", default="fast", choices=["fast", "half", "full"])
     ap.add_argument("--size", default="640x480")
     ap.add_argument("--frames", type=int, default=40)
     ap.add_argument("--rounds", type=int, default=2)

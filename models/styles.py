@@ -4,9 +4,10 @@ Where styles are found, first match wins:
   1. a path to a .safetensors checkpoint;
   2. $STYLECAM_STYLES (a folder; ':'-separated for several), then ~/.local/share/stylecam/styles;
   3. the styles shipped in models/zoo/ (NAME.safetensors with its model card NAME.md).
-A style may come as two networks: NAME (Johnson's) and NAME-fast (fast_net, for CPUs). `network`
-picks one: "fast" takes NAME-fast where it exists, "full" takes NAME; callers resolve "auto" by device
-(fast on the CPU, full on GPUs). An explicit name (NAME-fast) or path is always taken as given.
+A style may come as three networks: NAME-full (Johnson's at full width 32, for GPUs), NAME (Johnson's at
+half width 16) and NAME-fast (fast_net, for CPUs). `network` picks one: "full" takes NAME-full, "fast"
+takes NAME-fast, each where it exists and NAME otherwise; "half" takes NAME. Callers resolve "auto" by
+device (fast on the CPU, full on GPUs). An explicit name (NAME-fast) or path is always taken as given.
 `random` is built in: an untrained network with a fixed seed, for smoke tests and benchmarks.
 """
 from __future__ import annotations
@@ -23,12 +24,13 @@ from models.networks import create_network
 
 ZOO = Path(__file__).resolve().parent / "zoo"
 RANDOM_STYLE = "random"
-NETWORKS = ("auto", "fast", "full")
+NETWORKS = ("auto", "fast", "half", "full")
 FAST_SUFFIX = "-fast"
+NETWORK_SUFFIXES = {"fast": FAST_SUFFIX, "full": "-full", "half": ""}
 
 
 def network_for(device_type: str, network: str = "auto") -> str:
-    """'auto' -> 'fast' on the CPU, 'full' on GPUs (cuda, mps)."""
+    """'auto' -> 'fast' on the CPU, 'full' on GPUs (cuda, mps); others are kept."""
     if network not in NETWORKS:
         raise StyleError(f"network must be one of {', '.join(NETWORKS)}, not {network!r}")
     if network != "auto":
@@ -66,6 +68,8 @@ def _describe(path: Path) -> StyleInfo:
         desc = training.get("style_image", "")
         if training.get("steps"):
             how = f"fine-tuned {training['steps']} steps from {Path(training['init']).stem}" if training.get("init") else f"{training['steps']} steps"
+            if training.get("widened_from"):
+                how += f" widened from w{training['widened_from']}"
             desc += f", {how} at {training.get('image_size', '?')}px"
         if training.get("temporal_weight"):
             desc += f", temporal weight {training['temporal_weight']:g}"
@@ -74,13 +78,21 @@ def _describe(path: Path) -> StyleInfo:
     return StyleInfo(path.stem, path, arch_text, desc)
 
 
+def twin_base(name: str) -> str:
+    """The style a network name belongs to, without the network suffix: 'x-plain-fast' -> 'x-plain'."""
+    for suffix in NETWORK_SUFFIXES.values():
+        if suffix and name.endswith(suffix):
+            return name.removesuffix(suffix)
+    return name
+
+
 def list_styles(include_all: bool = False) -> list[StyleInfo]:
     """Installed styles, first match per name wins. `-plain` twins are hidden unless include_all."""
     found: dict[str, StyleInfo] = {}
     for folder in style_dirs():
         if folder.is_dir():
             for path in sorted(folder.glob("*.safetensors")):
-                if path.stem not in found and (include_all or not path.stem.removesuffix(FAST_SUFFIX).endswith("-plain")):
+                if path.stem not in found and (include_all or not twin_base(path.stem).endswith("-plain")):
                     found[path.stem] = _describe(path)
     found.setdefault(RANDOM_STYLE, StyleInfo(RANDOM_STYLE, None, "transformer_net w16 b5", "untrained network (seed 0), for tests and benchmarks"))
     return list(found.values())
@@ -95,13 +107,11 @@ def find_style(spec: str, network: str = "full") -> Path | None:
         if not path.is_file():
             raise StyleError(f"style checkpoint not found: {spec}")
         return path
+    suffix = NETWORK_SUFFIXES.get(network, "")
     for folder in style_dirs():
-        fast = folder / f"{spec}{FAST_SUFFIX}.safetensors"
-        if network == "fast" and fast.is_file():
-            return fast
-        candidate = folder / f"{spec}.safetensors"
-        if candidate.is_file():
-            return candidate
+        for candidate in (folder / f"{spec}{suffix}.safetensors", folder / f"{spec}.safetensors"):
+            if candidate.is_file():
+                return candidate
     names = ", ".join(s.name for s in list_styles())
     raise StyleError(f"unknown style {spec!r} (installed: {names}; see `stylecam styles`)")
 

@@ -65,8 +65,9 @@ def main(ctx: click.Context, debug: bool) -> None:
 # Kept in step with stages/inference.py BACKENDS and models/styles.py NETWORKS (tests/test_cli_errors.py).
 BACKEND_CHOICES = ["auto", "torch", "onnxruntime"]
 BACKEND_HELP = "Inference backend; auto: onnxruntime on the CPU (measured faster), torch on GPUs."
-NETWORK_CHOICES = ["auto", "fast", "full"]
-NETWORK_HELP = "Which network of the style: fast (fast_net), full (Johnson's); auto: fast on the CPU, full on GPUs."
+NETWORK_CHOICES = ["auto", "fast", "half", "full"]
+NETWORK_HELP = ("Which network of the style: fast (NAME-fast, fast_net), half (NAME, Johnson's at half width), "
+                "full (NAME-full, Johnson's at full width); auto: fast on the CPU, full on GPUs.")
 network_option = click.option("--network", default="auto", show_default=True, type=click.Choice(NETWORK_CHOICES), help=NETWORK_HELP)
 backend_option = click.option("--backend", default="auto", show_default=True, type=click.Choice(BACKEND_CHOICES), help=BACKEND_HELP)
 
@@ -222,7 +223,7 @@ def live(style: str, source: str, webcam_flag: bool, vcam: str | None, preview: 
     Frames are dropped, oldest first, when inference is slower than the camera, so latency stays
     bounded. The latency report is printed at the end (Ctrl-C or q in the preview to stop).
     """
-    from models.styles import find_style, list_styles
+    from models.styles import find_style, list_styles, twin_base
     from pipeline.config import build_pipeline, sink_entry
     from stages.controls import LiveControls
     from stages.transforms import parse_size
@@ -249,8 +250,8 @@ def live(style: str, source: str, webcam_flag: bool, vcam: str | None, preview: 
         "queues": {"size": queue_size, "policy": "auto"},
     }
     pipeline = build_pipeline(spec, device=device, duration_s=duration)
-    # n/p cycle through style names; each resolves to its fast or full network like the first one
-    others = [s.name for s in list_styles() if s.name not in (style, "random") and not s.name.endswith("-fast")] if preview else []
+    # n/p cycle through style names; each resolves to its fast, half or full network like the first one
+    others = [s.name for s in list_styles() if s.name not in (style, "random") and twin_base(s.name) == s.name] if preview else []
     pipeline.ctx.extras["controls"] = LiveControls(styles=[style, *others], strength=strength)
     report = pipeline.run()
     click.echo(report.table())
@@ -287,7 +288,7 @@ def styles(include_all: bool) -> None:
 @click.option("--still-fraction", default=0.0, show_default=True, type=click.FloatRange(0, 1), help="Share of the temporal pairs that mimic a still camera: local motion and sensor noise only.")
 @click.option("--teacher", help="Distil this style (name or checkpoint): the output is pulled towards the teacher's.")
 @click.option("--distill-weight", default=0.0, show_default=True, type=float, help="Weight of the distillation loss (0 with --teacher: 1).")
-@click.option("--init", type=click.Path(dir_okay=False), help="Start from these weights (fine-tuning); steps count from 0.")
+@click.option("--init", type=click.Path(dir_okay=False), help="Start from these weights (fine-tuning); steps count from 0. A narrower network of the same design is widened to --width first, computing the same function (models/widen.py).")
 @click.option("--vgg-weights", type=click.Path(dir_okay=False), help="VGG16 weights file from `stylecam vgg import-hed` (default: torchvision's, downloaded).")
 @click.option("--arch", default="transformer_net", show_default=True, type=click.Choice(["transformer_net", "fast_net"]), help="transformer_net: Johnson's; fast_net: ~80x fewer FLOPs, for CPUs (models/fast_net.py).")
 @click.option("--width", default=32, show_default=True, type=click.IntRange(min=1), help="Channels of the first layer (32 = Johnson's network, 16 = half width).")
@@ -398,7 +399,7 @@ def eval_command(input_path: str, styles: tuple[str, ...], frames: int, image_si
 @click.argument("style")
 @click.argument("output", type=click.Path(dir_okay=False))
 @click.option("--check/--no-check", default=True, help="Compare onnxruntime with PyTorch on random inputs.")
-@click.option("--network", default="fast", show_default=True, type=click.Choice(["fast", "full"]), help="The style's fast_net (what ONNX Runtime on a CPU wants) or Johnson's network.")
+@click.option("--network", default="fast", show_default=True, type=click.Choice(["fast", "half", "full"]), help="The style's fast_net (what ONNX Runtime on a CPU wants) or Johnson's network at half or full width.")
 def export_command(style: str, output: str, check: bool, network: str) -> None:
     """Export STYLE to ONNX (dynamic batch, height and width; input/output float RGB in [0, 1])."""
     import os

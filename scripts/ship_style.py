@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from models.checkpoint import load_checkpoint  # noqa: E402
+from models.styles import twin_base  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 HELD_OUT = [("video/intel_talking_head_man_head_pose_480x270_12fps.mp4", 2.5),
@@ -76,16 +77,16 @@ def quality_section(name: str, eval_jsons: list[Path]) -> str:
     import json
     import math
 
-    base = name.removesuffix("-fast").removesuffix("-plain")
-    fast, plain = name.endswith("-fast"), "-plain" in name
+    variant, net = twin_base(name), name[len(twin_base(name)):]  # "x-plain-fast" -> "x-plain", "-fast"
+    base, plain = variant.removesuffix("-plain"), variant.endswith("-plain")
     comparisons = []  # (label, other network, metric)
     if not plain:
-        twin = f"{base}-plain-fast" if fast else f"{base}-plain"
+        twin = f"{base}-plain{net}"
         comparisons += [(f"E_warp / `{twin}`", twin, "e_warp"), (f"style loss / `{twin}`", twin, "style_loss")]
-    if fast:
-        full = base if not plain else f"{base}-plain"
-        comparisons += [(f"style loss / `{full}` (Johnson's)", full, "style_loss"),
-                        (f"content loss / `{full}` (Johnson's)", full, "content_loss")]
+    if net:  # fast_net and the full-width network against Johnson's half-width network of the same variant
+        what = "Johnson's, half width" if net == "-fast" else "half width"
+        comparisons += [(f"style loss / `{variant}` ({what})", variant, "style_loss"),
+                        (f"content loss / `{variant}` ({what})", variant, "content_loss")]
     lines, ratios = [], {label: [] for label, _, _ in comparisons}
     for path in eval_jsons:
         result = json.loads(path.read_text())
@@ -129,15 +130,21 @@ def card(name: str, ckpt_path: Path, style_file: str, log: Path | None, gallery:
                          ["| " + " | ".join(r[c] for c in cols) + " |" for i, r in enumerate(table) if (i + 1) % every == 0])
     arch = ckpt.arch
     params = sum(v.numel() for v in ckpt.state.values())
-    base = name.removesuffix("-fast").removesuffix("-plain")
+    variant = twin_base(name)
+    base = variant.removesuffix("-plain")
+    use = f"`--style {variant} --network half`" if variant == name else f"`--style {name}`"
     if arch["name"] == "fast_net":
         what = (f"`fast_net` (models/fast_net.py: ~80x fewer FLOPs than Johnson's, for real time on CPUs), width "
                 f"{arch['width']}, {arch['blocks']} separable residual blocks, {params / 1e6:.2f} M parameters. "
-                f"The default network of `--style {name.removesuffix('-fast')}` on the CPU")
+                f"The default network of `--style {variant}` on the CPU")
+    elif name.endswith("-full"):
+        what = (f"A Johnson et al. (2016) feed-forward style network at the paper's full width: `{arch['name']}`, width "
+                f"{arch['width']}, {arch['blocks']} residual blocks, {params / 1e6:.2f} M parameters. The default network "
+                f"of `--style {variant}` on GPUs (CUDA, MPS)")
     else:
         what = (f"A Johnson et al. (2016) feed-forward style network: `{arch['name']}`, width {arch['width']} (half "
-                f"width), {arch['blocks']} residual blocks, {params / 1e6:.2f} M parameters. The network of "
-                f"`--style {name}` on GPUs (and with `--network full`)")
+                f"width), {arch['blocks']} residual blocks, {params / 1e6:.2f} M parameters. Between the fast CPU network "
+                f"`{variant}-fast` and the full-width GPU one `{variant}-full`")
     temporal = (f"Trained for video stability (temporal weight {t.get('temporal_weight')}); its twin without that is "
                 f"`{name.replace(base, base + '-plain', 1)}`." if t.get("temporal_weight") else
                 "Trained without the temporal loss: the `-plain` twin, kept so the comparison can be reproduced.")
@@ -145,7 +152,9 @@ def card(name: str, ckpt_path: Path, style_file: str, log: Path | None, gallery:
     if history:
         recipe.append(history)
     if t.get("init"):
-        recipe.append("then fine-tuned from those weights" if history else f"fine-tuned from `{Path(t['init']).stem}`")
+        widened = (f", widened from width {t['widened_from']} to {arch['width']} first (function-preserving, models/widen.py)"
+                   if t.get("widened_from") else "")
+        recipe.append(("then fine-tuned from those weights" if history else f"fine-tuned from `{Path(t['init']).stem}`") + widened)
     if t.get("teacher"):
         recipe.append(f"distilled from `{Path(t['teacher']).stem}` (pixel MSE to its output, weight {t.get('distill_weight')})")
     if t.get("temporal_weight"):
@@ -154,7 +163,7 @@ def card(name: str, ckpt_path: Path, style_file: str, log: Path | None, gallery:
     vgg = t.get("vgg_source") or "none (distillation only)"
     return f"""# {name}
 
-{what}. {temporal} Use it with `--style {name}`.
+{what}. {temporal} Use it with {use}.
 
 ![gallery]({gallery})
 

@@ -96,16 +96,20 @@ def test_auto_network_is_the_fast_twin_on_cpu(tmp_path, monkeypatch):
 
     save_checkpoint(tmp_path / "duo.safetensors", TransformerNet(width=4, blocks=1), style="duo")
     save_checkpoint(tmp_path / "duo-fast.safetensors", FastNet(width=4, blocks=1), style="duo")
+    save_checkpoint(tmp_path / "duo-full.safetensors", TransformerNet(width=8, blocks=1), style="duo")
     save_checkpoint(tmp_path / "solo.safetensors", TransformerNet(width=4, blocks=1), style="solo")
     monkeypatch.setenv("STYLECAM_STYLES", str(tmp_path))
     assert find_style("duo", "fast") == tmp_path / "duo-fast.safetensors"
-    assert find_style("duo", "full") == find_style("duo") == tmp_path / "duo.safetensors"
+    assert find_style("duo", "full") == find_style("duo") == tmp_path / "duo-full.safetensors"
+    assert find_style("duo", "half") == tmp_path / "duo.safetensors"
+    assert find_style("solo", "full") == tmp_path / "solo.safetensors"
     assert find_style("solo", "fast") == tmp_path / "solo.safetensors"  # no twin: the one there is
     assert find_style("duo-fast", "full") == tmp_path / "duo-fast.safetensors"  # explicit names win
-    for network, expected in [("auto", FastNet), ("fast", FastNet), ("full", TransformerNet)]:
+    for network, expected, width in [("auto", FastNet, 4), ("fast", FastNet, 4), ("half", TransformerNet, 4),
+                                     ("full", TransformerNet, 8)]:
         stage = Inference(style="duo", device="cpu", network=network, backend="torch")
         stage.open(Context(device="cpu"))
-        assert isinstance(stage.net, expected), network
+        assert isinstance(stage.net, expected) and stage.net.width == width, network
     stage = Inference(style="duo", device="cpu")
     stage.open(Context(device="cpu"))
     assert stage.backend == "onnxruntime"  # the measured CPU default
@@ -114,9 +118,11 @@ def test_auto_network_is_the_fast_twin_on_cpu(tmp_path, monkeypatch):
     # -plain twins (with or without -fast) are listed only with --all
     save_checkpoint(tmp_path / "duo-plain.safetensors", TransformerNet(width=4, blocks=1), style="duo")
     save_checkpoint(tmp_path / "duo-plain-fast.safetensors", FastNet(width=4, blocks=1), style="duo")
+    save_checkpoint(tmp_path / "duo-plain-full.safetensors", TransformerNet(width=8, blocks=1), style="duo")
     shown = {s.name for s in list_styles()}
-    assert {"duo", "duo-fast"} <= shown and not {"duo-plain", "duo-plain-fast"} & shown
-    assert {"duo-plain", "duo-plain-fast"} <= {s.name for s in list_styles(include_all=True)}
+    assert {"duo", "duo-fast", "duo-full"} <= shown and not {"duo-plain", "duo-plain-fast", "duo-plain-full"} & shown
+    assert {"duo-plain", "duo-plain-fast", "duo-plain-full"} <= {s.name for s in list_styles(include_all=True)}
+    assert find_style("duo-plain", "full") == tmp_path / "duo-plain-full.safetensors"
     result = CliRunner().invoke(main, ["styles", "--all"])
     assert result.exit_code == 0 and "duo-plain-fast" in result.output and "fast_net w4 b1" in result.output
 

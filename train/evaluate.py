@@ -147,10 +147,10 @@ def perceptual_losses(inputs: list[np.ndarray], outputs: list[np.ndarray], style
 def default_style_image(style: str) -> str | None:
     """The painting a shipped style was trained on, if this checkout sits beside ../shared/data/styles."""
     from models.checkpoint import read_metadata
-    from models.styles import find_style
+    from models.styles import find_style, twin_base
     import json
 
-    path = find_style(style.removesuffix("-fast"))
+    path = find_style(twin_base(style), "half")
     if path is None:
         return None
     name = json.loads(read_metadata(path).get("training", "{}")).get("style_image")
