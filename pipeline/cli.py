@@ -211,12 +211,15 @@ def live_source_entry(source: str, size: tuple[int, int] | None, fps: float | No
 @click.option("--mirror", is_flag=True, help="Mirror what the virtual camera sends (off: meeting apps mirror the self-view themselves).")
 @click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda or mps.")
 @network_option
+@click.option("--workers", default=0, show_default=True, type=click.IntRange(min=0), help="Frames in inference at once (0: one per core on a CPU, 1 on a GPU).")
+@click.option("--threads", default=0, show_default=True, type=click.IntRange(min=0), help="Intra-op threads of each inference worker (0: the cores split between them).")
 @click.option("--duration", type=click.FloatRange(min=0), help="Stop after this many seconds.")
 @click.option("--queue-size", type=click.IntRange(min=1), default=2, show_default=True, help="Frames per queue; small keeps latency low.")
 @click.option("--record", type=click.Path(), help="Also write the stylised stream to a video file or an image folder.")
 @click.option("--stats-json", type=click.Path(dir_okay=False), help="Write the run's metrics as JSON (schema: docs/metrics.md).")
 def live(style: str, source: str, webcam_flag: bool, vcam: str | None, preview: bool, size: str | None,
-         image_size: int | None, fps: float | None, strength: float, mirror: bool, device: str, network: str, duration: float | None,
+         image_size: int | None, fps: float | None, strength: float, mirror: bool, device: str, network: str,
+         workers: int, threads: int, duration: float | None,
          queue_size: int, record: str | None, stats_json: str | None) -> None:
     """Stylise a camera live into a virtual camera and/or a preview window.
 
@@ -243,7 +246,7 @@ def live(style: str, source: str, webcam_flag: bool, vcam: str | None, preview: 
         "source": src,
         "stages": [
             {"type": "preprocess", "image_size": image_size},
-            {"type": "inference", "style": style, "batch_size": 1, "network": network},
+            {"type": "inference", "style": style, "batch_size": 1, "network": network, "workers": workers, "threads": threads},
             {"type": "postprocess", "strength": strength, "output_size": size},
         ],
         "sinks": sinks,

@@ -166,7 +166,8 @@ def test_preview_window_hotkeys_under_xvfb(tmp_path):
     try:
         env = dict(os.environ, DISPLAY=display)
         live = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "live", "--source", "testsrc", "--preview",
-                                 "--size", "160x120", "--duration", "120", "--stats-json", str(tmp_path / "s.json")],
+                                 "--size", "160x120", "--duration", "120", "--stats-json", str(tmp_path / "s.json"),
+                                 "--workers", "2", "--threads", "1"],
                                 cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         window = None
         deadline = time.time() + 90
