@@ -289,6 +289,7 @@ def styles(include_all: bool) -> None:
 @click.option("--tv-weight", default=0.0, show_default=True, type=float, help="Total-variation smoothing.")
 @click.option("--temporal-weight", default=0.0, show_default=True, type=float, help="Temporal consistency on synthetic frame pairs (train/motion.py); the shipped styles used 50-1000 (see their model cards).")
 @click.option("--still-fraction", default=0.0, show_default=True, type=click.FloatRange(0, 1), help="Share of the temporal pairs that mimic a still camera: local motion and sensor noise only.")
+@click.option("--still-grain", default=0.0, show_default=True, type=click.FloatRange(0, 8), help="Still pairs' noise: 0 white; N > 0 like compressed video, spatially correlated over up to N pixels.")
 @click.option("--teacher", help="Distil this style (name or checkpoint): the output is pulled towards the teacher's.")
 @click.option("--distill-weight", default=0.0, show_default=True, type=float, help="Weight of the distillation loss (0 with --teacher: 1).")
 @click.option("--init", type=click.Path(dir_okay=False), help="Start from these weights (fine-tuning); steps count from 0. A narrower network of the same design is widened to --width first, computing the same function (models/widen.py).")

@@ -145,3 +145,29 @@ def test_warp_tensor_matches_numpy_warp():
     theirs, inside_np = warp_image(x, flow)
     m = inside_np & inside[0, 0].bool().numpy()
     assert np.abs(ours[0].permute(1, 2, 0).numpy() - theirs)[m].max() < 0.5
+
+
+def test_video_grain_is_unit_variance_and_spatially_correlated_like_codec_noise():
+    from train.motion import video_grain
+
+    gen = torch.Generator().manual_seed(0)
+    white = video_grain((2, 3, 96, 96), torch.zeros(2), gen)
+    blurred = video_grain((2, 3, 96, 96), torch.full((2,), 2.0), gen)
+
+    def lag_corr(n: torch.Tensor, lag: int) -> float:
+        return torch.corrcoef(torch.stack([n[..., :-lag].flatten(), n[..., lag:].flatten()]))[0, 1].item()
+
+    for n in (white, blurred):
+        assert n.std().item() == pytest.approx(1.0, abs=0.05)
+    assert abs(lag_corr(white, 2)) < 0.05 < 0.3 < lag_corr(blurred, 2)  # white has none, blurred a few pixels' worth
+    channels = torch.corrcoef(blurred.permute(1, 0, 2, 3).reshape(3, -1))
+    assert 0.3 < channels[0, 1].item() < 0.7  # half shared between R, G and B, as measured on the clips
+
+
+def test_still_pairs_with_video_grain_keep_their_exact_flow():
+    x = torch.rand(4, 3, 64, 64)
+    a = synthetic_pair(x, torch.Generator().manual_seed(5), noise=0.0, still=1.0)
+    b = synthetic_pair(x, torch.Generator().manual_seed(5), noise=0.0, still=1.0, grain_px=3.0)
+    assert torch.equal(a[1], b[1]) and torch.equal(a[0], b[0])  # no noise: grain changes nothing else
+    noisy = synthetic_pair(x, torch.Generator().manual_seed(5), noise=0.01, still=1.0, grain_px=3.0)[0]
+    assert 0 < (noisy - a[0]).abs().mean() < 0.02

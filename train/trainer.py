@@ -58,6 +58,7 @@ class TrainConfig:
     tv_weight: float = 0.0
     temporal_weight: float = 0.0
     still_fraction: float = 0.0  # share of temporal pairs from a still camera (train/motion.py)
+    still_grain: float = 0.0  # still pairs' noise: 0 white, > 0 video-like, blurred by up to this many pixels
     teacher: str | None = None  # a style name or checkpoint whose outputs are distilled
     distill_weight: float = 0.0
     init: str | None = None  # start from these weights (fine-tuning); the step count starts at 0
@@ -226,7 +227,7 @@ def train(cfg: TrainConfig) -> Path:
         lc = ls = lt = ltemp = ld = zero
         with torch.autocast(device.type, enabled=use_amp):
             if cfg.temporal_weight:
-                x2, flow, inside = synthetic_pair(x, motion_rng, still=cfg.still_fraction)
+                x2, flow, inside = synthetic_pair(x, motion_rng, still=cfg.still_fraction, grain_px=cfg.still_grain)
                 y, y2 = model(torch.cat([x, x2])).float().chunk(2)
                 ltemp = temporal_loss(y, y2, flow, inside)
             else:
