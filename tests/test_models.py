@@ -6,7 +6,7 @@ import torch
 from click.testing import CliRunner
 
 from models.checkpoint import CheckpointError, load_checkpoint, read_metadata, save_checkpoint
-from models.styles import StyleError, find_style, list_styles, load_style
+from models.styles import StyleError, find_style, list_styles, load_style, twin_base
 from models.transformer_net import TransformerNet
 from pipeline.cli import main
 from pipeline.stage import StageError
@@ -162,7 +162,8 @@ def test_every_shipped_style_loads_and_has_a_model_card():
         assert y.shape == (1, 3, 64, 64) and torch.isfinite(y).all()
         assert (ckpt.arch["name"] == "fast_net") == path.stem.endswith("-fast")
         assert bool(ckpt.training.get("temporal_weight")) != ("-plain" in path.stem)
-    # every style comes as four networks: temporal and -plain, Johnson's and -fast
+        assert (ckpt.arch.get("width") == 32) == path.stem.endswith("-full")
+    # every style comes as six networks: temporal and -plain, each as -full (width 32), half width and -fast
     names = {p.stem for p in shipped}
-    for base in {n.removesuffix("-fast").removesuffix("-plain") for n in names}:
-        assert {base, f"{base}-plain", f"{base}-fast", f"{base}-plain-fast"} <= names, base
+    for base in {twin_base(n).removesuffix("-plain") for n in names}:
+        assert {f"{base}{v}{n}" for v in ("", "-plain") for n in ("", "-fast", "-full")} <= names, base
