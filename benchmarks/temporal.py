@@ -1,5 +1,5 @@
-"""The temporal-consistency and fast-network tables: every shipped style, its -plain twin and both fast_net
-versions, on the real clips of ../shared/data/video and on synthetic-motion clips (exact flow) made over
+"""The temporal-consistency and fast-network tables: every shipped style's six networks (temporal and -plain,
+each at full width, half width and as fast_net), on the real clips of ../shared/data/video and on synthetic-motion clips (exact flow) made over
 frames that were not in the training set. Writes one JSON per clip and style and prints markdown tables.
 
     .venv/bin/python benchmarks/temporal.py --vgg-weights vgg16_hed.safetensors --out eval_results/
