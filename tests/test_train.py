@@ -244,5 +244,7 @@ def test_init_starts_from_weights_but_counts_steps_from_zero(data, tmp_path):
         train(config(data, tmp_path / "c", init=str(first), arch="fast_net"))
     with pytest.raises(TrainError, match="--init checkpoint is a"):
         train(config(data, tmp_path / "c", init=str(first), width=2))  # narrower: no function-preserving way
+    with pytest.raises(TrainError, match="cannot widen to --width 6"):
+        train(config(data, tmp_path / "c", init=str(first), width=6))  # 4 -> 6 is no whole number of copies
     with pytest.raises(TrainError, match="nothing to learn"):
         train(config(data, tmp_path / "d", content_weight=0.0, style_weight=0.0))

@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader, RandomSampler
 from models.devices import pick_device
 from models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from models.networks import create_network
-from models.widen import widen_state
+from models.widen import WidenError, widen_state
 from models.vgg import CONTENT_LAYER, STYLE_LAYERS, load_vgg
 from stages.image_files import read_rgb
 from train.data import ImageFolder, to_tensor
@@ -157,7 +157,10 @@ def train(cfg: TrainConfig) -> Path:
             net.load_state_dict(init.state)
         elif dict(init.arch, width=cfg.width) == net.arch() and cfg.width > init.arch.get("width", 0):
             # a wider network of the same design starts as an exact copy of the narrow one (models/widen.py)
-            net.load_state_dict(widen_state(init.state, net, seed=cfg.seed))
+            try:
+                net.load_state_dict(widen_state(init.state, net, seed=cfg.seed))
+            except WidenError as exc:
+                raise TrainError(f"--init cannot widen to --width {cfg.width}: {exc}") from None
             widened_from = init.arch.get("width")
         else:
             raise TrainError(f"--init checkpoint is a {init.arch}, but this run trains a {net.arch()}")
