@@ -25,8 +25,7 @@ from models.networks import create_network
 ZOO = Path(__file__).resolve().parent / "zoo"
 RANDOM_STYLE = "random"
 NETWORKS = ("auto", "fast", "half", "full")
-FAST_SUFFIX = "-fast"
-NETWORK_SUFFIXES = {"fast": FAST_SUFFIX, "full": "-full", "half": ""}
+NETWORK_SUFFIXES = {"fast": "-fast", "full": "-full", "half": ""}
 
 
 def network_for(device_type: str, network: str = "auto") -> str:

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torchvision.transforms.functional import gaussian_blur
 
 
 # ---------------------------------------------------------------- numpy / OpenCV side (evaluation)
@@ -152,14 +153,9 @@ def video_grain(shape: tuple[int, ...], blur: torch.Tensor, generator: torch.Gen
     out = (shared + torch.randn(shape, generator=generator)) / math.sqrt(2)
     for i, s in enumerate(blur.tolist()):
         if s >= 0.3:
-            k = torch.arange(-math.ceil(3 * s), math.ceil(3 * s) + 1, dtype=torch.float32)
-            g = torch.exp(-k**2 / (2 * s * s))
-            g = g / g.sum()
-            img = out[i:i + 1].reshape(c, 1, h, w)
-            r = len(k) // 2
-            img = F.conv2d(F.pad(img, (r, r, 0, 0), mode="reflect"), g.view(1, 1, 1, -1))
-            img = F.conv2d(F.pad(img, (0, 0, r, r), mode="reflect"), g.view(1, 1, -1, 1))
-            out[i] = (img / img.std().clamp_min(1e-8)).reshape(c, h, w)
+            size = 2 * math.ceil(3 * s) + 1
+            img = gaussian_blur(out[i], [size, size], [s, s])
+            out[i] = img / img.std().clamp_min(1e-8)
     return out
 
 
