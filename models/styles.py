@@ -65,6 +65,8 @@ def _describe(path: Path) -> StyleInfo:
         arch_text = f"{arch.get('name', '?')} w{arch.get('width', '?')} b{arch.get('blocks', '?')}"
         training = json.loads(meta.get("training", "{}"))
         desc = training.get("style_image", "")
+        if training.get("blend"):
+            desc = "blend of " + " + ".join(f"{p['weight']:g} x {p['network']}" for p in training["blend"])
         if training.get("steps"):
             how = f"fine-tuned {training['steps']} steps from {Path(training['init']).stem}" if training.get("init") else f"{training['steps']} steps"
             if training.get("widened_from"):

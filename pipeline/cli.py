@@ -15,6 +15,7 @@ EXIT_ERROR, EXIT_INTERRUPTED = 1, 130
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
+    from models.blend import BlendError
     from models.checkpoint import CheckpointError
     from models.styles import StyleError
     from models.vgg import VGGWeightsError
@@ -24,7 +25,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from train.evaluate import EvalError
     from train.trainer import TrainError
 
-    return (CheckpointError, StyleError, VGGWeightsError, ConfigError, PipelineError, StageError, TrainError, EvalError)
+    return (BlendError, CheckpointError, StyleError, VGGWeightsError, ConfigError, PipelineError, StageError, TrainError, EvalError)
 
 
 class StylecamGroup(click.Group):
@@ -356,6 +357,44 @@ def bench(input_path: str | None, size: str, frames: int, style: str, image_size
         Path(json_path).write_text(json.dumps(result, indent=2) + "\n")
     if plot_path:
         plot(result, plot_path)
+
+
+@main.command("blend")
+@click.argument("parts", nargs=-1, required=True, metavar="NETWORK[:WEIGHT]...")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The blended .safetensors checkpoint.")
+@click.option("--style-name", default="", help="Style name stored in it (default: the first part's).")
+def blend_command(parts: tuple[str, ...], output: str, style_name: str) -> None:
+    """Average networks' weights: e.g. `the_scream:0.8 the_scream-plain:0.2` (models/blend.py).
+
+    Each NETWORK is an exact style name (as `stylecam styles --all` lists it) or a .safetensors path; weights
+    are normalised to sum to 1, equal if none is given. Meant for networks fine-tuned from one another."""
+    import datetime
+
+    from models.blend import blend_states, blend_weights, parse_part
+    from models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+    from models.networks import create_network
+    from models.styles import StyleError, find_style
+
+    specs = [parse_part(p) for p in parts]
+    weights = blend_weights([w for _, w in specs])
+    loaded = []
+    for (spec, _), weight in zip(specs, weights):
+        path = find_style(spec, network="half")
+        if path is None:
+            raise StyleError("the built-in random network cannot be blended; give a checkpoint")
+        try:
+            loaded.append((path, load_checkpoint(path), weight))
+        except CheckpointError as exc:
+            raise StyleError(str(exc)) from None
+    state = blend_states([(ckpt, w) for _, ckpt, w in loaded])
+    net = create_network(loaded[0][1].arch)
+    net.load_state_dict(state)
+    training = {
+        "blend": [{"network": path.stem, "weight": round(w, 6), "training": ckpt.training} for path, ckpt, w in loaded],
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    save_checkpoint(output, net, style_name or loaded[0][1].style, training)
+    click.echo(f"wrote {output}: " + " + ".join(f"{w:g} x {path.stem}" for path, _, w in loaded))
 
 
 @main.command("eval")

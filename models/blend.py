@@ -1,0 +1,63 @@
+"""Weight-space blends of networks that share an architecture and a starting point.
+
+A network fine-tuned from another stays in its basin, so the weighted average of the two weight sets is a
+working network whose behaviour lies between them, often better on both counts than either end (WiSE-FT,
+Wortsman et al. 2022; model soups). stylecam uses it for the temporal styles: averaging a temporal
+fine-tune with a little of its plain starting point gives back most of the plain network's texture while
+keeping most of the flicker reduction (docs/benchmarks.md, "Weight-space blends"). Blending networks
+trained from different starts (two unrelated styles) is allowed but gives no such guarantee.
+"""
+from __future__ import annotations
+
+import torch
+
+from models.checkpoint import Checkpoint
+
+
+class BlendError(ValueError):
+    """Parts that cannot be blended; the message is fit for users."""
+
+
+def parse_part(text: str) -> tuple[str, float | None]:
+    """'NAME_OR_PATH[:WEIGHT]' -> (spec, weight or None); a ':' not followed by a number belongs to the path."""
+    spec, sep, tail = text.rpartition(":")
+    if sep:
+        try:
+            return spec, float(tail)
+        except ValueError:
+            pass
+    return text, None
+
+
+def blend_weights(weights: list[float | None]) -> list[float]:
+    """All given or none (equal shares); positive; normalised to sum to 1."""
+    if all(w is None for w in weights):
+        return [1.0 / len(weights)] * len(weights)
+    if any(w is None for w in weights):
+        raise BlendError("give a weight to every part (NAME:WEIGHT) or to none")
+    if any(w <= 0 for w in weights):  # type: ignore[operator]
+        raise BlendError("blend weights must be positive")
+    total = sum(weights)  # type: ignore[arg-type]
+    return [w / total for w in weights]  # type: ignore[operator]
+
+
+def _arch_text(arch: dict) -> str:
+    return f"{arch.get('name', '?')} width {arch.get('width', '?')}, {arch.get('blocks', '?')} blocks"
+
+
+def blend_states(parts: list[tuple[Checkpoint, float]]) -> dict[str, torch.Tensor]:
+    """sum_i w_i * state_i, computed in float64 so the blend of a network with itself is that network."""
+    if len(parts) < 2:
+        raise BlendError("a blend needs at least two networks")
+    first = parts[0][0]
+    for ckpt, _ in parts[1:]:
+        if ckpt.arch != first.arch:
+            raise BlendError(f"cannot blend different architectures: {_arch_text(first.arch)} and {_arch_text(ckpt.arch)}")
+    out = {}
+    for key, tensor in first.state.items():
+        if tensor.is_floating_point():
+            mixed = sum(w * ckpt.state[key].double() for ckpt, w in parts)
+            out[key] = mixed.to(tensor.dtype)  # type: ignore[union-attr]
+        else:
+            out[key] = tensor.clone()
+    return out

@@ -1,0 +1,63 @@
+"""Weight-space blends (models/blend.py, `stylecam blend`) on the shipped checkpoints."""
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from models.blend import BlendError, blend_states, blend_weights, parse_part
+from models.checkpoint import load_checkpoint
+from models.styles import ZOO
+from tests.test_cli_errors import assert_clean_failure, stylecam
+
+TEMPORAL, PLAIN, FAST = (ZOO / f"the_scream{s}.safetensors" for s in ("", "-plain", "-fast"))
+
+
+def test_parse_part_and_weights():
+    assert parse_part("the_scream:0.8") == ("the_scream", 0.8)
+    assert parse_part("the_scream") == ("the_scream", None)
+    assert parse_part("dir:with:colons/x.safetensors") == ("dir:with:colons/x.safetensors", None)
+    assert blend_weights([3.0, 1.0]) == [0.75, 0.25]
+    assert blend_weights([None, None, None]) == [1 / 3] * 3
+    with pytest.raises(BlendError, match="every part"):
+        blend_weights([0.5, None])
+    with pytest.raises(BlendError, match="positive"):
+        blend_weights([1.0, -0.5])
+
+
+def test_blend_is_the_weighted_average_and_self_blend_is_identity():
+    a, b = load_checkpoint(TEMPORAL), load_checkpoint(PLAIN)
+    mixed = blend_states([(a, 0.8), (b, 0.2)])
+    for key, tensor in a.state.items():
+        torch.testing.assert_close(mixed[key], 0.8 * tensor + 0.2 * b.state[key])
+    assert any(not torch.equal(mixed[k], a.state[k]) for k in a.state)
+    same = blend_states([(a, 0.3), (a, 0.7)])
+    for key, tensor in a.state.items():
+        torch.testing.assert_close(same[key], tensor, rtol=0, atol=1e-6)
+
+
+def test_blend_refuses_other_architectures():
+    with pytest.raises(BlendError, match="different architectures"):
+        blend_states([(load_checkpoint(TEMPORAL), 0.5), (load_checkpoint(FAST), 0.5)])
+
+
+def test_blend_cli_writes_a_working_style(tmp_path: Path):
+    out = tmp_path / "mix.safetensors"
+    result = stylecam("blend", "the_scream:0.8", "the_scream-plain:0.2", "-o", out)
+    assert result.returncode == 0, result.stderr
+    ckpt = load_checkpoint(out)
+    assert ckpt.style == load_checkpoint(TEMPORAL).style
+    assert [(p["network"], p["weight"]) for p in ckpt.training["blend"]] == [("the_scream", 0.8), ("the_scream-plain", 0.2)]
+    listed = stylecam("styles", env={**os.environ, "STYLECAM_STYLES": str(tmp_path)}).stdout
+    assert "blend of 0.8 x the_scream + 0.2 x the_scream-plain" in next(line for line in listed.splitlines() if line.startswith("mix "))
+    net = ckpt.build()
+    y = net(torch.rand(1, 3, 32, 32))
+    assert y.shape == (1, 3, 32, 32) and torch.isfinite(y).all()
+
+
+def test_blend_cli_bad_input_is_one_line(tmp_path: Path):
+    out = tmp_path / "mix.safetensors"
+    assert_clean_failure(stylecam("blend", "the_scream", "the_scream-fast", "-o", out), "different architectures")
+    assert_clean_failure(stylecam("blend", "the_scream:0.5", "no_such_style:0.5", "-o", out), "unknown style")
+    assert_clean_failure(stylecam("blend", "the_scream:0.5", "the_scream-plain", "-o", out), "every part")
+    assert not out.exists() and not list(tmp_path.iterdir())
