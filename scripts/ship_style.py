@@ -112,10 +112,19 @@ def quality_section(name: str, eval_jsons: list[Path]) -> str:
             + "\n".join(lines) + "\n\n")
 
 
+def _fine_tune_text(t: dict) -> str:
+    """One line for a blend part that is not a shipped network."""
+    return (f"{t.get('steps')} steps from `{Path(t['init']).stem}` at lr {t.get('lr')}, style weight {t.get('style_weight')}, "
+            f"temporal weight {t.get('temporal_weight')}" + (f" ({t['still_fraction']:.0%} still-camera pairs)" if t.get("still_fraction") else ""))
+
+
 def card(name: str, ckpt_path: Path, style_file: str, log: Path | None, gallery: str, quality: str = "",
          history: str = "") -> str:
     ckpt = load_checkpoint(ckpt_path)
     t = ckpt.training
+    blend = t.get("blend", [])
+    if blend:  # `stylecam blend`: describe the training of the first part (the fine-tune), then the blend
+        t = blend[0]["training"]
     losses = t.get("final_losses", {})
     rows = ""
     if log and log.is_file():
@@ -160,6 +169,11 @@ def card(name: str, ckpt_path: Path, style_file: str, log: Path | None, gallery:
     if t.get("temporal_weight"):
         still = f", {t['still_fraction']:.0%} of them from a still camera (local motion and noise only)" if t.get("still_fraction") else ""
         recipe.append(f"temporal loss weight {t.get('temporal_weight')} on synthetic frame pairs (train/motion.py){still}")
+    if blend:
+        recipe.append("then blended in weight space (`stylecam blend`, models/blend.py): " +
+                      " + ".join(f"{p['weight']:g} × `{p['network']}`" for p in blend) +
+                      f" (`{blend[0]['network']}` is the fine-tune above; the table and log below are its own)" +
+                      "".join(f"; `{p['network']}`: {_fine_tune_text(p['training'])}" for p in blend[1:] if p["training"].get("init")))
     vgg = t.get("vgg_source") or "none (distillation only)"
     return f"""# {name}
 
