@@ -41,6 +41,11 @@ def blend_weights(weights: list[float | None]) -> list[float]:
     return [w / total for w in weights]  # type: ignore[operator]
 
 
+def primary_training(training: dict) -> dict:
+    """The training facts that describe a checkpoint: its own, or for a blend those of its first part."""
+    return training["blend"][0]["training"] if training.get("blend") else training
+
+
 def _arch_text(arch: dict) -> str:
     return f"{arch.get('name', '?')} width {arch.get('width', '?')}, {arch.get('blocks', '?')} blocks"
 

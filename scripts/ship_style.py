@@ -21,6 +21,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from models.blend import primary_training  # noqa: E402
 from models.checkpoint import load_checkpoint  # noqa: E402
 from models.styles import twin_base  # noqa: E402
 
@@ -123,8 +124,7 @@ def card(name: str, ckpt_path: Path, style_file: str, log: Path | None, gallery:
     ckpt = load_checkpoint(ckpt_path)
     t = ckpt.training
     blend = t.get("blend", [])
-    if blend:  # `stylecam blend`: describe the training of the first part (the fine-tune), then the blend
-        t = blend[0]["training"]
+    t = primary_training(t)  # `stylecam blend`: the first part (the fine-tune), then the blend in the recipe
     losses = t.get("final_losses", {})
     rows = ""
     if log and log.is_file():

