@@ -61,3 +61,12 @@ def test_blend_cli_bad_input_is_one_line(tmp_path: Path):
     assert_clean_failure(stylecam("blend", "the_scream:0.5", "no_such_style:0.5", "-o", out), "unknown style")
     assert_clean_failure(stylecam("blend", "the_scream:0.5", "the_scream-plain", "-o", out), "every part")
     assert not out.exists() and not list(tmp_path.iterdir())
+
+
+@pytest.mark.skipif(not (ZOO.parents[2] / "shared" / "data" / "styles").is_dir(), reason="needs ../shared/data/styles beside the checkout")
+def test_eval_finds_the_painting_of_a_blended_style():
+    from train.evaluate import default_style_image
+
+    assert "blend" in load_checkpoint(ZOO / "starry_night.safetensors").training  # shipped as a blend
+    for name in ("starry_night", "starry_night-fast", "starry_night-plain"):
+        assert Path(default_style_image(name)).name == "van_gogh_the_starry_night_1889.jpg", name

@@ -146,14 +146,16 @@ def perceptual_losses(inputs: list[np.ndarray], outputs: list[np.ndarray], style
 
 def default_style_image(style: str) -> str | None:
     """The painting a shipped style was trained on, if this checkout sits beside ../shared/data/styles."""
+    import json
+
+    from models.blend import primary_training
     from models.checkpoint import read_metadata
     from models.styles import find_style, twin_base
-    import json
 
     path = find_style(twin_base(style), "half")
     if path is None:
         return None
-    name = json.loads(read_metadata(path).get("training", "{}")).get("style_image")
+    name = primary_training(json.loads(read_metadata(path).get("training", "{}"))).get("style_image")
     candidate = Path(__file__).resolve().parents[2] / "shared" / "data" / "styles" / str(name)
     return str(candidate) if name and candidate.is_file() else None
 
