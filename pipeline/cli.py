@@ -285,6 +285,7 @@ def styles(include_all: bool) -> None:
 @click.option("--image-size", default=256, show_default=True, type=click.IntRange(min=16), help="Training crop side in pixels.")
 @click.option("--style-size", default=0, show_default=True, type=click.IntRange(min=0), help="Long side of the style image for the loss; 0: 2 x image size.")
 @click.option("--lr", default=1e-3, show_default=True, type=click.FloatRange(min=0, min_open=True))
+@click.option("--warmup-steps", default=0, show_default=True, type=click.IntRange(min=0), help="Raise the learning rate linearly over these first steps (fine-tuning from --init: a fresh Adam jumps without it).")
 @click.option("--content-weight", default=1.0, show_default=True, type=float)
 @click.option("--style-weight", default=0.5, show_default=True, type=float, help="Losses are relative per layer (train/losses.py), so weights carry over between VGG sources.")
 @click.option("--tv-weight", default=0.0, show_default=True, type=float, help="Total-variation smoothing.")

@@ -215,6 +215,20 @@ def test_init_from_a_narrower_network_widens_it_first(data, tmp_path):
     assert 0 < gap < 0.01, gap  # moved by one tiny step; a fresh random network is ~0.4 away
 
 
+def test_warmup_makes_the_first_steps_small(data, tmp_path):
+    """Adam's first step moves every weight by ~lr whatever the gradient; --warmup-steps 10 makes it lr/10."""
+    start = train(config(data, tmp_path / "a", steps=2))
+    before = load_checkpoint(start).state
+
+    def first_step(out, **kw):
+        after = load_checkpoint(train(config(data, tmp_path / out, steps=1, init=str(start), **kw))).state
+        return max((after[k] - before[k]).abs().max().item() for k in before if before[k].is_floating_point())
+
+    plain, warm = first_step("b"), first_step("c", warmup_steps=10)
+    assert 0.05 < warm / plain < 0.2, (warm, plain)
+    assert load_checkpoint(tmp_path / "c" / "style.safetensors").training["warmup_steps"] == 10
+
+
 def test_temporal_loss_falls(data, tmp_path):
     train(config(data, tmp_path, temporal_weight=50.0, style_weight=1.0, steps=30))
     rows = losses(tmp_path)

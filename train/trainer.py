@@ -53,6 +53,7 @@ class TrainConfig:
     image_size: int = 256
     style_size: int = 0  # long side of the style image fed to VGG; 0 = 2 * image_size
     lr: float = 1e-3
+    warmup_steps: int = 0  # lr rises linearly over these first steps: a fresh Adam on trained weights jumps otherwise
     content_weight: float = 1.0
     style_weight: float = 0.5  # with the relative losses; what the shipped styles used (0.3-0.5)
     tv_weight: float = 0.0
@@ -249,6 +250,9 @@ def train(cfg: TrainConfig) -> Path:
             lt = tv_loss(y)
         loss = (cfg.content_weight * lc + cfg.style_weight * ls + cfg.tv_weight * lt
                 + cfg.temporal_weight * ltemp + distill_weight * ld)
+        if cfg.warmup_steps:
+            for group in optimizer.param_groups:
+                group["lr"] = cfg.lr * min(1.0, step / cfg.warmup_steps)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
