@@ -42,8 +42,11 @@ def blend_weights(weights: list[float | None]) -> list[float]:
 
 
 def primary_training(training: dict) -> dict:
-    """The training facts that describe a checkpoint: its own, or for a blend those of its first part."""
-    return training["blend"][0]["training"] if training.get("blend") else training
+    """The training facts that describe a checkpoint: its own, or for a blend those of its first part
+    (followed down when that part is a blend itself)."""
+    while training.get("blend"):
+        training = training["blend"][0]["training"]
+    return training
 
 
 def _arch_text(arch: dict) -> str:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from models.blend import BlendError, blend_states, blend_weights, parse_part
+from models.blend import BlendError, blend_states, blend_weights, parse_part, primary_training
 from models.checkpoint import load_checkpoint
 from models.styles import ZOO
 from tests.test_cli_errors import assert_clean_failure, stylecam
@@ -34,6 +34,12 @@ def test_blend_is_the_weighted_average_and_self_blend_is_identity():
     same = blend_states([(a, 0.3), (a, 0.7)])
     for key, tensor in a.state.items():
         torch.testing.assert_close(same[key], tensor, rtol=0, atol=1e-6)
+
+
+def test_primary_training_follows_first_parts():
+    inner = {"blend": [{"network": "x", "weight": 0.5, "training": {"steps": 7}}]}
+    assert primary_training({"blend": [{"network": "b", "weight": 1.0, "training": inner}]}) == {"steps": 7}
+    assert primary_training({"steps": 3}) == {"steps": 3}
 
 
 def test_blend_refuses_other_architectures():
