@@ -109,7 +109,7 @@ def quality_section(name: str, eval_jsons: list[Path]) -> str:
         text += f"This network against its comparators over {len(next(iter(ratios.values())))} clips:\n\n| ratio | geometric mean | worst |\n|---|---|---|\n{summary}\n"
     return (text + "Per clip (`benchmarks/temporal.py`, 30 frames, inference at a short side of 256 px, losses as in training "
             "against the painting and the input frames; see docs/benchmarks.md):\n\n"
-            "| clip | network | E_warp | style loss | content loss | fps (PyTorch on this CPU, 2 threads; `-full` rows: 1 thread on a busy machine, not comparable) |\n|---|---|---|---|---|---|\n"
+            "| clip | network | E_warp | style loss | content loss | fps (PyTorch on this CPU, 2 threads, one network at a time; the machine is shared, so ±20 % between runs) |\n|---|---|---|---|---|---|\n"
             + "\n".join(lines) + "\n\n")
 
 
