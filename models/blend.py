@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 
 from models.checkpoint import Checkpoint
+from models.networks import arch_text
 
 
 class BlendError(ValueError):
@@ -49,10 +50,6 @@ def primary_training(training: dict) -> dict:
     return training
 
 
-def _arch_text(arch: dict) -> str:
-    return f"{arch.get('name', '?')} width {arch.get('width', '?')}, {arch.get('blocks', '?')} blocks"
-
-
 def blend_states(parts: list[tuple[Checkpoint, float]]) -> dict[str, torch.Tensor]:
     """sum_i w_i * state_i, computed in float64 so the blend of a network with itself is that network."""
     if len(parts) < 2:
@@ -60,7 +57,7 @@ def blend_states(parts: list[tuple[Checkpoint, float]]) -> dict[str, torch.Tenso
     first = parts[0][0]
     for ckpt, _ in parts[1:]:
         if ckpt.arch != first.arch:
-            raise BlendError(f"cannot blend different architectures: {_arch_text(first.arch)} and {_arch_text(ckpt.arch)}")
+            raise BlendError(f"cannot blend different architectures: {arch_text(first.arch)} and {arch_text(ckpt.arch)}")
     out = {}
     for key, tensor in first.state.items():
         if tensor.is_floating_point():

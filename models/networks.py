@@ -18,6 +18,11 @@ def architectures() -> list[str]:
     return sorted(_ARCHITECTURES)
 
 
+def arch_text(arch: dict) -> str:
+    """'transformer_net w16 b5': an architecture dict as `stylecam styles` and error messages show it."""
+    return f"{arch.get('name', '?')} w{arch.get('width', '?')} b{arch.get('blocks', '?')}"
+
+
 def create_network(arch: dict) -> nn.Module:
     """Build an untrained network from an architecture dict such as {"name": "transformer_net", "width": 16}."""
     params = dict(arch)

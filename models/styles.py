@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from models.checkpoint import Checkpoint, CheckpointError, load_checkpoint, read_metadata
-from models.networks import create_network
+from models.networks import arch_text, create_network
 
 ZOO = Path(__file__).resolve().parent / "zoo"
 RANDOM_STYLE = "random"
@@ -62,7 +62,7 @@ def _describe(path: Path) -> StyleInfo:
     try:
         meta = read_metadata(path)
         arch = json.loads(meta.get("arch", "{}"))
-        arch_text = f"{arch.get('name', '?')} w{arch.get('width', '?')} b{arch.get('blocks', '?')}"
+        arch_desc = arch_text(arch)
         training = json.loads(meta.get("training", "{}"))
         desc = training.get("style_image", "")
         if training.get("blend"):
@@ -75,8 +75,8 @@ def _describe(path: Path) -> StyleInfo:
         if training.get("temporal_weight"):
             desc += f", temporal weight {training['temporal_weight']:g}"
     except Exception:  # a broken file is listed, not fatal: loading it gives the real error
-        arch_text, desc = "unreadable", "corrupt or not a stylecam checkpoint"
-    return StyleInfo(path.stem, path, arch_text, desc)
+        arch_desc, desc = "unreadable", "corrupt or not a stylecam checkpoint"
+    return StyleInfo(path.stem, path, arch_desc, desc)
 
 
 def twin_base(name: str) -> str:

@@ -365,9 +365,9 @@ def bench(input_path: str | None, size: str, frames: int, style: str, image_size
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The blended .safetensors checkpoint.")
 @click.option("--style-name", default="", help="Style name stored in it (default: the first part's).")
 def blend_command(parts: tuple[str, ...], output: str, style_name: str) -> None:
-    """Average networks' weights: e.g. `the_scream:0.8 the_scream-plain:0.2` (models/blend.py).
+    """Average the weights of networks of one architecture into a new checkpoint.
 
-    Each NETWORK is an exact style name (as `stylecam styles --all` lists it) or a .safetensors path; weights
+    E.g. `stylecam blend the_scream:0.8 the_scream-plain:0.2 -o out.safetensors` (models/blend.py). Each NETWORK is an exact style name (as `stylecam styles --all` lists it) or a .safetensors path; weights
     are normalised to sum to 1, equal if none is given. Meant for networks fine-tuned from one another."""
     import datetime
 
