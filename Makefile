@@ -12,7 +12,7 @@ INPUT  ?= testsrc
 install: $(VENV)/.installed
 
 # torch>=2.2 in setup.cfg; on the development machines pip takes the local 2.14.1 build.
-$(VENV)/.installed: setup.cfg pyproject.toml
+$(VENV)/.installed: setup.cfg setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'

@@ -15,8 +15,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from models.export import onnx_bytes, ort_session  # noqa: E402
-from models.networks import create_network  # noqa: E402
+from stylecam.models.export import onnx_bytes, ort_session  # noqa: E402
+from stylecam.models.networks import create_network  # noqa: E402
 
 CANDIDATES = [
     {"name": "transformer_net", "width": 32, "blocks": 5},

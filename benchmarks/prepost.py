@@ -19,9 +19,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline.item import Frame  # noqa: E402
-from pipeline.stage import Context  # noqa: E402
-from stages.transforms import Postprocess, Preprocess  # noqa: E402
+from stylecam.pipeline.item import Frame  # noqa: E402
+from stylecam.pipeline.stage import Context  # noqa: E402
+from stylecam.stages.transforms import Postprocess, Preprocess  # noqa: E402
 
 
 def timed(fn, repeat: int) -> float:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import models.export as export  # noqa: E402
-from pipeline.bench import run_bench  # noqa: E402
+import stylecam.models.export as export  # noqa: E402
+from stylecam.pipeline.bench import run_bench  # noqa: E402
 
 
 def main() -> None:

@@ -16,9 +16,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from models.export import onnx_bytes, ort_session
-from models.styles import load_style
-from stages.inference import cpu_cores
+from stylecam.models.export import onnx_bytes, ort_session
+from stylecam.models.styles import load_style
+from stylecam.stages.inference import cpu_cores
 
 
 def ms_per_frame(model: bytes, x: np.ndarray, workers: int, threads: int, frames: int) -> float:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import torch
 
-from models.checkpoint import Checkpoint
-from models.networks import arch_text
+from stylecam.models.checkpoint import Checkpoint
+from stylecam.models.networks import arch_text
 
 
 class BlendError(ValueError):

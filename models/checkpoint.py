@@ -20,7 +20,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from models.networks import create_network
+from stylecam.models.networks import create_network
 
 FORMAT = "stylecam"
 VERSION = "1"

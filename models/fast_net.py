@@ -14,7 +14,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from models.transformer_net import ConvLayer, StyleNetwork, norm_relu
+from stylecam.models.transformer_net import ConvLayer, StyleNetwork, norm_relu
 
 
 class SeparableConv(nn.Sequential):

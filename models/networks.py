@@ -5,8 +5,8 @@ from typing import Callable
 
 from torch import nn
 
-from models.fast_net import FastNet
-from models.transformer_net import TransformerNet
+from stylecam.models.fast_net import FastNet
+from stylecam.models.transformer_net import TransformerNet
 
 _ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "transformer_net": TransformerNet,

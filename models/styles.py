@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from models.checkpoint import Checkpoint, CheckpointError, load_checkpoint, read_metadata
-from models.networks import arch_text, create_network
+from stylecam.models.checkpoint import Checkpoint, CheckpointError, load_checkpoint, read_metadata
+from stylecam.models.networks import arch_text, create_network
 
 ZOO = Path(__file__).resolve().parent / "zoo"
 RANDOM_STYLE = "random"

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.config import build_pipeline, override
-from pipeline.metrics import WARMUP_FRAMES
+from stylecam.pipeline.config import build_pipeline, override
+from stylecam.pipeline.metrics import WARMUP_FRAMES
 
 
 def bench_spec(input_path: str | None, size: tuple[int, int], frames: int, style: str, image_size: int | None,

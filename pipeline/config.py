@@ -20,11 +20,14 @@ from typing import Any
 
 import yaml
 
-from pipeline.engine import Pipeline
-from pipeline.stage import Context
-from stages import registry
+from stylecam.pipeline.engine import Pipeline
+from stylecam.pipeline.stage import Context
+from stylecam.stages import registry
 
-DEFAULT_PIPELINE = Path(__file__).resolve().parent.parent / "pipeline.yaml"
+# An installed wheel carries pipeline.yaml inside this package (setup.py copies it there); a source
+# checkout (or an editable install) has it at the repository root.
+_PACKAGED_PIPELINE = Path(__file__).resolve().with_name("pipeline.yaml")
+DEFAULT_PIPELINE = _PACKAGED_PIPELINE if _PACKAGED_PIPELINE.is_file() else Path(__file__).resolve().parent.parent / "pipeline.yaml"
 TOP_LEVEL_KEYS = {"source", "stages", "sinks", "queues"}
 QUEUE_KEYS = {"size", "policy"}
 
@@ -127,7 +130,7 @@ def validate_top(spec: dict) -> None:
 
 def build_pipeline(spec: dict, device: str = "auto", **pipeline_kwargs: Any) -> Pipeline:
     """Validate the whole description, then build the stages and the engine."""
-    from models.devices import pick_device
+    from stylecam.models.devices import pick_device
 
     spec = copy.deepcopy(spec)
     validate_top(spec)
@@ -151,7 +154,7 @@ def build_pipeline(spec: dict, device: str = "auto", **pipeline_kwargs: Any) -> 
 
 def source_entry(path: str, base: dict | None = None) -> dict:
     """A source mapping for an INPUT given on the command line."""
-    from stages.image_files import IMAGE_SUFFIXES
+    from stylecam.stages.image_files import IMAGE_SUFFIXES
 
     base = base or {}
     if path == "testsrc":
@@ -165,8 +168,8 @@ def source_entry(path: str, base: dict | None = None) -> dict:
 
 def sink_entry(path: str, base_sinks: list | None = None) -> dict:
     """A sink mapping for an OUTPUT given on the command line (keeps the yaml's options for that type)."""
-    from stages.sinks import CONTAINER_FORMATS
-    from stages.image_files import IMAGE_SUFFIXES
+    from stylecam.stages.sinks import CONTAINER_FORMATS
+    from stylecam.stages.image_files import IMAGE_SUFFIXES
 
     if path == "null":
         return {"type": "null"}

@@ -24,10 +24,10 @@ import time
 import traceback
 from typing import Any, Callable
 
-from pipeline.item import EOS, Frame
-from pipeline.metrics import WARMUP_FRAMES, Recorder, Report
-from pipeline.queues import FrameQueue, QueueClosed
-from pipeline.stage import Context
+from stylecam.pipeline.item import EOS, Frame
+from stylecam.pipeline.metrics import WARMUP_FRAMES, Recorder, Report
+from stylecam.pipeline.queues import FrameQueue, QueueClosed
+from stylecam.pipeline.stage import Context
 
 JOIN_TIMEOUT_S = 1.0
 

@@ -10,7 +10,7 @@ import threading
 from collections import deque
 from typing import Any
 
-from pipeline.item import EOS
+from stylecam.pipeline.item import EOS
 
 POLICIES = ("block", "leaky")
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Iterator, Protocol, runtime_checkable
 
-from pipeline.item import Frame
+from stylecam.pipeline.item import Frame
 
 
 class StageError(Exception):

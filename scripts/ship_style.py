@@ -21,9 +21,9 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from models.blend import primary_training  # noqa: E402
-from models.checkpoint import load_checkpoint  # noqa: E402
-from models.styles import twin_base  # noqa: E402
+from stylecam.models.blend import primary_training  # noqa: E402
+from stylecam.models.checkpoint import load_checkpoint  # noqa: E402
+from stylecam.models.styles import twin_base  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 HELD_OUT = [("video/intel_talking_head_man_head_pose_480x270_12fps.mp4", 2.5),

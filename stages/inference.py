@@ -10,9 +10,9 @@ import os
 
 import torch
 
-from models.styles import NETWORKS, StyleError, load_style, network_for
-from pipeline.item import Frame
-from pipeline.stage import Context, StageError
+from stylecam.models.styles import NETWORKS, StyleError, load_style, network_for
+from stylecam.pipeline.item import Frame
+from stylecam.pipeline.stage import Context, StageError
 
 
 BACKENDS = ("auto", "torch", "onnxruntime")
@@ -39,7 +39,7 @@ class OnnxRunner:
     """Callable like the torch network: float tensor in, float tensor out, run by onnxruntime (CPU)."""
 
     def __init__(self, net: torch.nn.Module, threads: int) -> None:
-        from models.export import onnx_bytes, ort_session
+        from stylecam.models.export import onnx_bytes, ort_session
 
         self.session = ort_session(onnx_bytes(net), threads)
 

@@ -12,9 +12,9 @@ import time
 import cv2
 import numpy as np
 
-from pipeline.item import Frame
-from pipeline.stage import Context, StageError
-from stages.controls import LiveControls, help_text
+from stylecam.pipeline.item import Frame
+from stylecam.pipeline.stage import Context, StageError
+from stylecam.stages.controls import LiveControls, help_text
 
 
 def overlay_lines(frame: Frame, fps: float, now: float) -> list[str]:

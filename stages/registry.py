@@ -1,13 +1,13 @@
 """pipeline.yaml `type:` names -> stage classes, by role."""
 from __future__ import annotations
 
-from stages.inference import Inference
-from stages.sinks import ImageSink, NullSink, VideoFileSink
-from stages.sources import ImageSource, TestPatternSource, VideoFileSource
-from stages.preview import PreviewSink
-from stages.transforms import Postprocess, Preprocess
-from stages.vcam import VirtualCameraSink
-from stages.webcam import WebcamSource
+from stylecam.stages.inference import Inference
+from stylecam.stages.sinks import ImageSink, NullSink, VideoFileSink
+from stylecam.stages.sources import ImageSource, TestPatternSource, VideoFileSource
+from stylecam.stages.preview import PreviewSink
+from stylecam.stages.transforms import Postprocess, Preprocess
+from stylecam.stages.vcam import VirtualCameraSink
+from stylecam.stages.webcam import WebcamSource
 
 SOURCES: dict[str, type] = {
     "file": VideoFileSource,

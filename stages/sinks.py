@@ -13,8 +13,8 @@ import av
 import cv2
 import numpy as np
 
-from pipeline.item import Frame
-from pipeline.stage import Context, StageError
+from stylecam.pipeline.item import Frame
+from stylecam.pipeline.stage import Context, StageError
 
 CONTAINER_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
 
@@ -199,7 +199,7 @@ class ImageSink:
         self.quality = int(quality)
 
     def open(self, ctx: Context) -> None:
-        from stages.image_files import IMAGE_SUFFIXES
+        from stylecam.stages.image_files import IMAGE_SUFFIXES
 
         self.single = self.path.suffix.lower() in IMAGE_SUFFIXES and not self.path.is_dir()
         if self.single:

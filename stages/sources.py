@@ -10,9 +10,9 @@ from typing import Iterator
 import av
 import numpy as np
 
-from pipeline.item import Frame
-from pipeline.stage import Context, StageError
-from stages.image_files import IMAGE_SUFFIXES, read_rgb
+from stylecam.pipeline.item import Frame
+from stylecam.pipeline.stage import Context, StageError
+from stylecam.stages.image_files import IMAGE_SUFFIXES, read_rgb
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".y4m"}
 

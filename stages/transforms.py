@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import torch
 
-from pipeline.item import Frame
-from pipeline.stage import Context, StageError
+from stylecam.pipeline.item import Frame
+from stylecam.pipeline.stage import Context, StageError
 
 SIZE_MULTIPLE = 8  # up to three stride-2 convs (fast_net): sides divisible by 8 come back at the same size
 MIN_SIDE = 16  # reflection padding of the 9x9 conv needs a few pixels; tiny inputs are scaled up

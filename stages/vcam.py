@@ -6,8 +6,8 @@ import sys
 import cv2
 import numpy as np
 
-from pipeline.item import Frame
-from pipeline.stage import Context, StageError
+from stylecam.pipeline.item import Frame
+from stylecam.pipeline.stage import Context, StageError
 
 
 def no_device_help() -> str:

@@ -8,8 +8,8 @@ from typing import Iterator
 
 import cv2
 
-from pipeline.item import Frame
-from pipeline.stage import Context, StageError
+from stylecam.pipeline.item import Frame
+from stylecam.pipeline.stage import Context, StageError
 
 FIRST_FRAME_TIMEOUT_S = 5.0
 MAX_FAILED_READS = 30  # ~1 s of a 30 fps camera: then it is gone (unplugged, taken by another program)

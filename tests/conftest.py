@@ -15,8 +15,8 @@ torch.set_num_threads(2)
 @pytest.fixture(scope="session")
 def tiny_style(tmp_path_factory) -> Path:
     """A small network (made here, untrained) saved in the project's checkpoint format."""
-    from models.checkpoint import save_checkpoint
-    from models.transformer_net import TransformerNet
+    from stylecam.models.checkpoint import save_checkpoint
+    from stylecam.models.transformer_net import TransformerNet
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("styles") / "tiny.safetensors"

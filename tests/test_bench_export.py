@@ -3,9 +3,11 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 
-from pipeline.cli import main
+from stylecam.pipeline.cli import main
+from stylecam.pipeline.item import Frame
 from tests.media import decode_video, make_video
 
 
@@ -38,7 +40,7 @@ def test_export_parity_and_dynamic_shapes(tmp_path, tiny_style):
     import onnxruntime as ort
     import torch
 
-    from models.checkpoint import load_checkpoint
+    from stylecam.models.checkpoint import load_checkpoint
 
     out = tmp_path / "tiny.onnx"
     result = CliRunner().invoke(main, ["export", str(tiny_style), str(out)])
@@ -55,28 +57,48 @@ def test_export_parity_and_dynamic_shapes(tmp_path, tiny_style):
 
 
 def test_onnxruntime_backend_matches_torch_in_the_pipeline(tmp_path, tiny_style):
+    """Both backends' network outputs on the same decoded frames, compared as floats before anything
+    lossy (rounding to uint8, the encoder). ONNX Runtime and oneDNN pick their kernels per CPU, so the
+    outputs differ by float rounding (~1e-6 here); the tolerance, 1/4 of a uint8 step, holds on any
+    kernel choice and still fails on a wrong graph (a missing clamp or normalisation is off by > 0.1)."""
+    from stylecam.pipeline.stage import Context
+    from stylecam.stages.inference import Inference
+    from stylecam.stages.sources import VideoFileSource
+    from stylecam.stages.transforms import Preprocess
+
     clip = make_video(tmp_path / "in.mp4", frames=4, audio=False)
-    outs = {}
+    ctx = Context(device="cpu")
+    source, pre = VideoFileSource(str(clip)), Preprocess()
+    source.open(ctx)
+    pre.open(ctx)
+    try:
+        frames = [pre.process(f) for f in source.frames()]
+    finally:
+        source.close()
+    outputs = {}
     for backend in ("torch", "onnxruntime"):
-        outs[backend] = tmp_path / f"{backend}.mp4"
-        result = CliRunner().invoke(main, ["transcode", str(clip), str(outs[backend]), "--style", str(tiny_style),
-                                           "--backend", backend, "--no-progress", "--crf", "0"])
-        assert result.exit_code == 0, result.output
-    a, b = decode_video(outs["torch"]), decode_video(outs["onnxruntime"])
-    assert len(a) == len(b) == 4
-    assert max(np.abs(x.astype(int) - y.astype(int)).max() for (_, x), (_, y) in zip(a, b)) <= 2
+        stage = Inference(style=str(tiny_style), backend=backend, device="cpu", batch_size=2)
+        stage.open(ctx)
+        try:
+            batch = [Frame(f.data.clone(), f.seq) for f in frames]
+            outputs[backend] = torch.stack([f.data.float() for f in stage.process(batch)])
+        finally:
+            stage.close()
+    assert outputs["torch"].shape == (4, 3, 48, 64)
+    assert outputs["torch"].std() > 0.01  # a real picture, not a constant
+    assert (outputs["torch"] - outputs["onnxruntime"]).abs().max().item() <= 0.25 / 255
 
 
 def test_onnxruntime_backend_refuses_gpu_devices():
-    from pipeline.stage import Context, StageError
-    from stages.inference import Inference
+    from stylecam.pipeline.stage import Context, StageError
+    from stylecam.stages.inference import Inference
 
     with pytest.raises(StageError, match="runs on the CPU"):
         Inference(backend="onnxruntime", device="cuda").open(Context(device="cpu"))
 
 
 def test_split_cores_gives_each_core_a_one_thread_worker_by_default():
-    from stages.inference import split_cores
+    from stylecam.stages.inference import split_cores
 
     assert split_cores(0, 0, 2) == (2, 1)  # the measured default on this 2-core CPU
     assert split_cores(0, 2, 2) == (1, 2)  # asking for 2 threads leaves room for one worker
@@ -85,7 +107,7 @@ def test_split_cores_gives_each_core_a_one_thread_worker_by_default():
 
 
 def test_parallel_inference_workers_keep_frame_order_in_the_file(tmp_path, tiny_style):
-    from pipeline.config import build_pipeline
+    from stylecam.pipeline.config import build_pipeline
 
     clip = make_video(tmp_path / "in.mp4", frames=24, audio=False)
     outs = []
@@ -102,7 +124,9 @@ def test_parallel_inference_workers_keep_frame_order_in_the_file(tmp_path, tiny_
         outs.append(decode_video(out))
     (a, b) = outs
     assert [t for t, _ in a] == [t for t, _ in b]
-    assert max(np.abs(x.astype(int) - y.astype(int)).max() for (_, x), (_, y) in zip(a, b)) <= 2
+    # Batches of other sizes may take other ONNX Runtime kernels (last-bit differences, then 4:2:0
+    # rounding); frames out of order would differ by far more (the pattern moves 9 levels a frame).
+    assert max(np.abs(x.astype(int) - y.astype(int)).max() for (_, x), (_, y) in zip(a, b)) <= 4
 
 
 def test_transcode_takes_workers_and_threads(tmp_path, tiny_style):

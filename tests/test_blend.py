@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from models.blend import BlendError, blend_states, blend_weights, parse_part, primary_training
-from models.checkpoint import load_checkpoint
-from models.styles import ZOO
+from stylecam.models.blend import BlendError, blend_states, blend_weights, parse_part, primary_training
+from stylecam.models.checkpoint import load_checkpoint
+from stylecam.models.styles import ZOO
 from tests.test_cli_errors import assert_clean_failure, stylecam
 
 TEMPORAL, PLAIN, FAST = (ZOO / f"the_scream{s}.safetensors" for s in ("", "-plain", "-fast"))
@@ -71,7 +71,7 @@ def test_blend_cli_bad_input_is_one_line(tmp_path: Path):
 
 @pytest.mark.skipif(not (ZOO.parents[2] / "shared" / "data" / "styles").is_dir(), reason="needs ../shared/data/styles beside the checkout")
 def test_eval_finds_the_painting_of_a_blended_style():
-    from train.evaluate import default_style_image
+    from stylecam.train.evaluate import default_style_image
 
     assert "blend" in load_checkpoint(ZOO / "starry_night.safetensors").training  # shipped as a blend
     for name in ("starry_night", "starry_night-fast", "starry_night-plain"):

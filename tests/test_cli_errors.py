@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def stylecam(*args, cwd=None, **kw):
-    return subprocess.run([sys.executable, "-m", "pipeline.cli", *map(str, args)], cwd=cwd or ROOT,
+    return subprocess.run([sys.executable, "-m", "stylecam.pipeline.cli", *map(str, args)], cwd=cwd or ROOT,
                           capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, **kw)
 
 
@@ -75,7 +75,7 @@ def test_debug_shows_the_traceback(media):
 def test_ctrl_c_leaves_a_playable_file(tmp_path):
     out = tmp_path / "out.mp4"
     part = tmp_path / ".out.mp4.part"
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "transcode", "testsrc", str(out),
+    proc = subprocess.Popen([sys.executable, "-m", "stylecam.pipeline.cli", "transcode", "testsrc", str(out),
                              "--style", "random", "--image-size", "32", "--no-progress"],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -98,8 +98,8 @@ def test_ctrl_c_leaves_a_playable_file(tmp_path):
 
 def test_cli_choices_match_the_stages():
     """The CLI lists backend/network choices without importing torch; they must match the code's."""
-    from models.styles import NETWORKS
-    from pipeline.cli import BACKEND_CHOICES, NETWORK_CHOICES
-    from stages.inference import BACKENDS
+    from stylecam.models.styles import NETWORKS
+    from stylecam.pipeline.cli import BACKEND_CHOICES, NETWORK_CHOICES
+    from stylecam.stages.inference import BACKENDS
 
     assert BACKEND_CHOICES == list(BACKENDS) and NETWORK_CHOICES == list(NETWORKS)

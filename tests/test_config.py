@@ -1,7 +1,7 @@
 """pipeline.yaml validation: every error names the key."""
 import pytest
 
-from pipeline.config import ConfigError, DEFAULT_PIPELINE, build_pipeline, load_yaml, override
+from stylecam.pipeline.config import ConfigError, DEFAULT_PIPELINE, build_pipeline, load_yaml, override
 
 
 def spec(**changes):
@@ -60,7 +60,7 @@ def test_fast_uint8_conversion_equals_round_and_clamp():
     import numpy as np
     import torch
 
-    from stages.transforms import to_rgb_uint8
+    from stylecam.stages.transforms import to_rgb_uint8
 
     batch = torch.rand(2, 3, 24, 40)
     batch[0, :, 0, :5] = torch.tensor([0.0, 1.0, 0.5 / 255, 1.5 / 255, 254.5 / 255])  # edges and ties

@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 import torch
 
-from models.checkpoint import save_checkpoint
-from models.styles import load_style
-from models.transformer_net import TransformerNet
-from pipeline.engine import Pipeline
-from pipeline.stage import Context
-from stages.controls import LiveControls
-from stages.inference import Inference
-from stages.sources import TestPatternSource, VideoFileSource
-from stages.transforms import Postprocess, Preprocess
+from stylecam.models.checkpoint import save_checkpoint
+from stylecam.models.styles import load_style
+from stylecam.models.transformer_net import TransformerNet
+from stylecam.pipeline.engine import Pipeline
+from stylecam.pipeline.stage import Context
+from stylecam.stages.controls import LiveControls
+from stylecam.stages.inference import Inference
+from stylecam.stages.sources import TestPatternSource, VideoFileSource
+from stylecam.stages.transforms import Postprocess, Preprocess
 from tests.media import make_video
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,10 +43,32 @@ class LatencySink:
         pass
 
 
+class AtLeast:
+    """Makes the inference stage take at least `seconds` a frame: a stand-in for a CPU too slow for the
+    camera (how fast the real network runs depends on the machine, and these tests must not)."""
+
+    def __init__(self, stage, seconds):
+        self.stage, self.seconds = stage, seconds
+        self.name, self.batch_size, self.workers = stage.name, 1, 1
+
+    def open(self, ctx):
+        self.stage.open(ctx)
+        self.stage.workers = 1
+
+    def process(self, item):
+        t0 = time.perf_counter()
+        out = self.stage.process(item)
+        time.sleep(max(0.0, self.seconds - (time.perf_counter() - t0)))
+        return out
+
+    def close(self):
+        self.stage.close()
+
+
 def styled(source, size="320x240", queue_size=2, sink=None):
-    # The random network at 320x240 takes far longer per frame on this CPU than the 60 fps camera gives it.
+    # Inference takes at least 50 ms a frame: 20 fps behind a 60 fps camera, on any machine.
     sink = sink or LatencySink()
-    stages = [Preprocess(size=size), Inference("random", batch_size=1), Postprocess()]
+    stages = [Preprocess(size=size), AtLeast(Inference("random", batch_size=1), 0.05), Postprocess()]
     return Pipeline(source, stages, [sink], Context(device="cpu"), queue_size=queue_size), sink
 
 
@@ -141,7 +163,7 @@ def test_handle_key():
 
 
 def stylecam(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "pipeline.cli", *map(str, args)], cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "stylecam.pipeline.cli", *map(str, args)], cwd=ROOT, capture_output=True,
                           text=True, timeout=120, stdin=subprocess.DEVNULL, env=env)
 
 
@@ -166,7 +188,7 @@ def test_preview_window_hotkeys_under_xvfb(tmp_path):
     live = None
     try:
         env = dict(os.environ, DISPLAY=display)
-        live = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "live", "--source", "testsrc", "--preview",
+        live = subprocess.Popen([sys.executable, "-m", "stylecam.pipeline.cli", "live", "--source", "testsrc", "--preview",
                                  "--size", "160x120", "--duration", "120", "--stats-json", str(tmp_path / "s.json"),
                                  "--workers", "2", "--threads", "1"],
                                 cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

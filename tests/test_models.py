@@ -5,11 +5,11 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from models.checkpoint import CheckpointError, load_checkpoint, read_metadata, save_checkpoint
-from models.styles import StyleError, find_style, list_styles, load_style, twin_base
-from models.transformer_net import TransformerNet
-from pipeline.cli import main
-from pipeline.stage import StageError
+from stylecam.models.checkpoint import CheckpointError, load_checkpoint, read_metadata, save_checkpoint
+from stylecam.models.styles import StyleError, find_style, list_styles, load_style, twin_base
+from stylecam.models.transformer_net import TransformerNet
+from stylecam.pipeline.cli import main
+from stylecam.pipeline.stage import StageError
 
 
 @pytest.mark.parametrize("h,w", [(16, 16), (48, 64), (100, 36)])
@@ -27,7 +27,7 @@ def test_width_and_blocks_change_the_network():
 
 
 def test_widening_keeps_the_function_and_splits_outgoing_weights():
-    from models.widen import WidenError, widen_state
+    from stylecam.models.widen import WidenError, widen_state
 
     torch.manual_seed(1)
     narrow = TransformerNet(width=4, blocks=2).eval()
@@ -88,11 +88,11 @@ def test_registry_by_name_and_by_path(tmp_path, monkeypatch, tiny_style):
 
 
 def test_auto_network_is_the_fast_twin_on_cpu(tmp_path, monkeypatch):
-    from models.checkpoint import save_checkpoint
-    from models.fast_net import FastNet
-    from models.transformer_net import TransformerNet
-    from pipeline.stage import Context
-    from stages.inference import Inference
+    from stylecam.models.checkpoint import save_checkpoint
+    from stylecam.models.fast_net import FastNet
+    from stylecam.models.transformer_net import TransformerNet
+    from stylecam.pipeline.stage import Context
+    from stylecam.stages.inference import Inference
 
     save_checkpoint(tmp_path / "duo.safetensors", TransformerNet(width=4, blocks=1), style="duo")
     save_checkpoint(tmp_path / "duo-fast.safetensors", FastNet(width=4, blocks=1), style="duo")
@@ -129,7 +129,7 @@ def test_auto_network_is_the_fast_twin_on_cpu(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("h,w", [(16, 16), (48, 64), (120, 160)])
 def test_fast_net_keeps_sizes_that_are_multiples_of_8(h, w):
-    from models.fast_net import FastNet
+    from stylecam.models.fast_net import FastNet
 
     net = FastNet(width=8, blocks=2).eval()
     with torch.no_grad():
@@ -137,8 +137,8 @@ def test_fast_net_keeps_sizes_that_are_multiples_of_8(h, w):
 
 
 def test_fast_net_checkpoint_and_onnx_parity(tmp_path):
-    from models.export import onnx_bytes, parity
-    from models.fast_net import FastNet
+    from stylecam.models.export import onnx_bytes, parity
+    from stylecam.models.fast_net import FastNet
 
     net = FastNet(width=8, blocks=2)
     save_checkpoint(tmp_path / "f.safetensors", net, style="f")
@@ -148,8 +148,8 @@ def test_fast_net_checkpoint_and_onnx_parity(tmp_path):
 
 
 def test_every_shipped_style_loads_and_has_a_model_card():
-    from models.blend import primary_training
-    from models.styles import ZOO
+    from stylecam.models.blend import primary_training
+    from stylecam.models.styles import ZOO
 
     shipped = sorted(ZOO.glob("*.safetensors"))
     assert shipped, "no styles shipped in models/zoo"

@@ -3,8 +3,8 @@ import time
 
 import pytest
 
-from pipeline.item import EOS
-from pipeline.queues import FrameQueue, QueueClosed
+from stylecam.pipeline.item import EOS
+from stylecam.pipeline.queues import FrameQueue, QueueClosed
 
 
 def test_block_policy_loses_nothing_and_keeps_order():

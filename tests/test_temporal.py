@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from media import make_video
-from train.evaluate import Clip, clip_flows, evaluate, mean_warping_error, stylise
-from train.motion import synthetic_clip, synthetic_pair, temporal_loss, warp_image, warp_tensor
+from stylecam.train.evaluate import Clip, clip_flows, evaluate, mean_warping_error, stylise
+from stylecam.train.motion import synthetic_clip, synthetic_pair, temporal_loss, warp_image, warp_tensor
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -103,7 +103,7 @@ def test_warping_error_uses_the_flow(tiny_style):
 
 
 def stylecam(*args):
-    return subprocess.run([sys.executable, "-m", "pipeline.cli", *map(str, args)], cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "stylecam.pipeline.cli", *map(str, args)], cwd=ROOT, capture_output=True,
                           text=True, timeout=300, stdin=subprocess.DEVNULL)
 
 
@@ -148,7 +148,7 @@ def test_warp_tensor_matches_numpy_warp():
 
 
 def test_video_grain_is_unit_variance_and_spatially_correlated_like_codec_noise():
-    from train.motion import video_grain
+    from stylecam.train.motion import video_grain
 
     gen = torch.Generator().manual_seed(0)
     white = video_grain((2, 3, 96, 96), torch.zeros(2), gen)

