@@ -21,6 +21,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from stylecam.models.networks import create_network
+from stylecam.pipeline.files import atomic_output
 
 FORMAT = "stylecam"
 VERSION = "1"
@@ -55,9 +56,8 @@ def save_checkpoint(path: str | os.PathLike, net: nn.Module, style: str = "", tr
         "training": json.dumps(training or {}, default=str),
     }
     state = {k: v.detach().to("cpu").contiguous() for k, v in net.state_dict().items()}
-    tmp = path.with_name(path.name + ".part")
-    save_file(state, str(tmp), metadata=meta)
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        save_file(state, str(tmp), metadata=meta)
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, str]:

@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from stylecam.pipeline.files import write_bytes_atomic
+
 OPSET = 17
 DYNAMIC = {0: "batch", 2: "height", 3: "width"}
 
@@ -49,9 +51,7 @@ def onnx_bytes(net: nn.Module) -> bytes:
     data = buffer.getvalue()
     try:
         cache.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".part")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        write_bytes_atomic(path, data)
     except OSError:
         pass  # a read-only home only costs the export next time
     return data

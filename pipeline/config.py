@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from stylecam.pipeline.engine import Pipeline
-from stylecam.pipeline.stage import Context
+from stylecam.pipeline.stage import KIND_NAMES, Context
 from stylecam.stages import registry
 
 # An installed wheel carries pipeline.yaml inside this package (setup.py copies it there); a source
@@ -128,6 +128,25 @@ def validate_top(spec: dict) -> None:
         raise ConfigError(f"queues.policy: expected auto, block or leaky, got {queues['policy']!r}")
 
 
+_FIXES = {"tensor": "put a preprocess stage before it", "styled": "put an inference stage before it",
+          "rgb": "end the stages with a postprocess stage"}
+
+
+def check_chain(spec: dict, source: Any, stages: list[Any], sinks: list[Any]) -> None:
+    """Every stage takes what the one before it gives (see `takes`/`gives` in pipeline/stage.py)."""
+    entries = spec.get("stages") or []
+    kind, before = getattr(source, "gives", None), f"source ({spec['source'].get('type')})"
+    for where, entry, stage in [*((f"stages[{i}]", entries[i], st) for i, st in enumerate(stages)),
+                                *((f"sinks[{i}]", spec["sinks"][i], sk) for i, sk in enumerate(sinks))]:
+        takes = getattr(stage, "takes", None)
+        if kind and takes and kind not in takes:
+            wanted = " or ".join(KIND_NAMES[t] for t in takes)
+            raise ConfigError(f"{where} ({entry.get('type')}) takes {wanted}, but {before} gives {KIND_NAMES[kind]}: "
+                              f"{_FIXES[takes[0]]}")
+        if where.startswith("stages"):
+            kind, before = getattr(stage, "gives", None), f"{where} ({entry.get('type')})"
+
+
 def build_pipeline(spec: dict, device: str = "auto", **pipeline_kwargs: Any) -> Pipeline:
     """Validate the whole description, then build the stages and the engine."""
     from stylecam.models.devices import pick_device
@@ -137,6 +156,7 @@ def build_pipeline(spec: dict, device: str = "auto", **pipeline_kwargs: Any) -> 
     source = instantiate("source", spec["source"], registry.SOURCES)
     stages = [instantiate(f"stages[{i}]", e, registry.STAGES) for i, e in enumerate(spec.get("stages") or [])]
     sinks = [instantiate(f"sinks[{i}]", e, registry.SINKS) for i, e in enumerate(spec["sinks"])]
+    check_chain(spec, source, stages, sinks)
     # One device for the whole pipeline: the caller's if named, else the inference stage's yaml value.
     if device == "auto":
         device = next((s.device_name for s in stages if isinstance(s, registry.STAGES["inference"])), "auto")

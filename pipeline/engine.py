@@ -8,8 +8,12 @@ Rules:
     has seen it and every stage's close() has run (file trailers are written there).
   * An exception in any thread records (stage, exception), closes every queue (which wakes every
     waiting thread at once) and run() raises PipelineError naming the stage. No thread outlives run().
-  * Ctrl-C (SIGINT) while run() is in the main thread becomes end of stream: the source stops, the
-    frames already inside drain to the sinks and the output is finalised. A second Ctrl-C aborts.
+  * Ctrl-C (SIGINT), SIGTERM and SIGHUP (docker stop, systemd, a closed terminal) while run() is in the
+    main thread become end of stream: the source stops, the frames already inside drain to the sinks
+    and the output is finalised. A second signal aborts, also while the sinks finish their files: then
+    their close() sees an error (or a KeyboardInterrupt) and leaves nothing half-written.
+  * Every stage whose open() was tried gets close(), in order, even when open() failed half way or a
+    signal arrives during the shutdown.
   * A stage with `workers` = N > 1 (its process() must then be thread-safe) gets N threads on one input
     queue: several frames in flight at once, emitted in the order they were taken (a turnstile), so
     frame order is kept. On a 2-core CPU two one-thread inference workers beat one two-thread worker
@@ -79,6 +83,8 @@ class Pipeline:
         self._error_lock = threading.Lock()
         self._sink_counts = [0] * len(self.sinks)
         self.interrupted = False
+        self.stop_signal: int | None = None  # the signal that stopped the run (SIGINT, SIGTERM, SIGHUP)
+        self._closing = False
         self._unique_names()
 
     def _unique_names(self) -> None:
@@ -98,20 +104,23 @@ class Pipeline:
         t_start = time.perf_counter()
         opened: list[Any] = []
         threads: list[threading.Thread] = []
-        restore = self._install_sigint()
+        restore = self._install_stop_signals()
         self.ctx.extras["request_stop"] = self.request_stop  # e.g. the preview window's quit key
         try:
-            for stage in [self.source, *self.stages, *self.sinks]:
-                stage.open(self.ctx)
-                opened.append(stage)
-            threads = self._start_threads()
-            self._wait(threads, t_start)
-        except BaseException as exc:  # open() failed, or KeyboardInterrupt outside our handler
-            self._fail(self._name_of_failing_open(opened), exc)
+            try:
+                for stage in [self.source, *self.stages, *self.sinks]:
+                    opened.append(stage)  # before open(): a half-opened stage still gets close()
+                    stage.open(self.ctx)
+                threads = self._start_threads()
+                self._wait(threads, t_start)
+            except BaseException as exc:  # open() failed, or KeyboardInterrupt outside our handler
+                self._fail(self._name_of_failing_open(opened), exc)
+            finally:
+                self._shutdown(threads)
+                self._closing = True
+                self._close_all(opened)
         finally:
             restore()
-            self._shutdown(threads)
-            self._close_all(opened)
         if self._error:
             name, exc, trace = self._error
             raise PipelineError(name, exc, trace)
@@ -285,7 +294,7 @@ class Pipeline:
 
     def _name_of_failing_open(self, opened: list[Any]) -> str:
         chain = [self.source, *self.stages, *self.sinks]
-        return chain[len(opened)].name if len(opened) < len(chain) else "pipeline"
+        return opened[-1].name if opened and len(opened) <= len(chain) and not self.queues else "pipeline"
 
     def _wait(self, threads: list[threading.Thread], t_start: float) -> None:
         # Joining with a timeout keeps the main thread responsive to signals.
@@ -298,7 +307,10 @@ class Pipeline:
     def _shutdown(self, threads: list[threading.Thread]) -> None:
         deadline = time.perf_counter() + JOIN_TIMEOUT_S
         for t in threads:
-            t.join(max(0.0, deadline - time.perf_counter()))
+            try:
+                t.join(max(0.0, deadline - time.perf_counter()))
+            except KeyboardInterrupt:  # a signal outside our handler: still join the rest, then close
+                self._fail("interrupt", KeyboardInterrupt("interrupted twice: aborted"))
         stuck = [t.name for t in threads if t.is_alive()]
         if stuck:  # a stage is stuck inside process(); it is a daemon thread and cannot block exit
             print(f"warning: stage threads still busy after {JOIN_TIMEOUT_S:.0f} s: {', '.join(stuck)}", file=sys.stderr)
@@ -313,18 +325,28 @@ class Pipeline:
                 self._fail(stage.name, exc)
                 self.ctx.error = self._error[1] if self._error else exc
 
-    def _install_sigint(self) -> Callable[[], None]:
+    def _install_stop_signals(self) -> Callable[[], None]:
         if threading.current_thread() is not threading.main_thread():
             return lambda: None
-        previous = signal.getsignal(signal.SIGINT)
+        numbers = [getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)]
+        previous = {n: signal.getsignal(n) for n in numbers}
 
-        def on_sigint(signum: int, frame: Any) -> None:
-            if self._stop.is_set():
+        def on_signal(signum: int, frame: Any) -> None:
+            name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+            if self.interrupted or self._abort.is_set():
                 self._fail("interrupt", KeyboardInterrupt("interrupted twice: aborted"))
+                if self._closing:  # the sinks are finishing their files: stop that too
+                    raise KeyboardInterrupt("interrupted twice: aborted")
                 return
-            self.interrupted = True
+            self.interrupted, self.stop_signal = True, signum
             self._stop.set()
-            print("\nstopping: finishing the output (Ctrl-C again to abort)", file=sys.stderr)
+            print(f"\nstopping ({name}): finishing the output (Ctrl-C again to abort)", file=sys.stderr)
 
-        signal.signal(signal.SIGINT, on_sigint)
-        return lambda: signal.signal(signal.SIGINT, previous)
+        for n in numbers:
+            signal.signal(n, on_signal)
+
+        def restore() -> None:
+            for n, handler in previous.items():
+                signal.signal(n, handler)
+
+        return restore

@@ -69,7 +69,9 @@ class Report:
         return asdict(self)
 
     def write_json(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        from stylecam.pipeline.files import write_text_atomic
+
+        write_text_atomic(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
     def table(self) -> str:
         rows = [f"{'stage':<16}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'frames':>8}"]

@@ -15,6 +15,14 @@ from typing import Any, Iterator, Protocol, runtime_checkable
 from stylecam.pipeline.item import Frame
 
 
+# What flows between stages. A stage may declare `takes` (a tuple of these) and `gives` (one), and
+# build_pipeline checks that the chain fits before anything opens; a stage without them is not checked.
+RGB = "rgb"  # HxWx3 uint8 numpy array (sources, sinks)
+TENSOR = "tensor"  # 3xHxW uint8 tensor on the device at the inference size (after preprocess)
+STYLED = "styled"  # 3xHxW float tensor in [0, 1] (after inference)
+KIND_NAMES = {RGB: "RGB pictures", TENSOR: "uint8 tensors", STYLED: "stylised float tensors"}
+
+
 class StageError(Exception):
     """A problem with the input or the set-up that users can fix; the message is one clear line."""
 

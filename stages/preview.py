@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from stylecam.pipeline.item import Frame
-from stylecam.pipeline.stage import Context, StageError
+from stylecam.pipeline.stage import Context, StageError, RGB
 from stylecam.stages.controls import LiveControls, help_text
 
 
@@ -32,6 +32,7 @@ def draw_text(bgr: np.ndarray, lines: list[str]) -> None:
 
 class PreviewSink:
     name = "preview"
+    takes = (RGB,)
 
     def __init__(self, title: str = "stylecam") -> None:
         self.title = title

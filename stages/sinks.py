@@ -1,11 +1,15 @@
 """Sinks: a video file (PyAV), image files, and a null sink for benchmarks.
 
 Files are written under a temporary name beside the target and renamed when complete, so an
-interrupted or failed run never leaves a file that looks finished.
+interrupted or failed run never leaves a file that looks finished (pipeline/files.py). No sink writes
+over its run's input.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import shutil
 from fractions import Fraction
 from pathlib import Path
 
@@ -13,25 +17,35 @@ import av
 import cv2
 import numpy as np
 
+from stylecam.pipeline.files import publish, same_path, temp_name, writable_file_problem
 from stylecam.pipeline.item import Frame
-from stylecam.pipeline.stage import Context, StageError
+from stylecam.pipeline.stage import Context, StageError, RGB, STYLED, TENSOR
 
 CONTAINER_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
 
 
-def temp_name(path: Path) -> Path:
-    """`out.mp4` -> `.out.mp4.part`: hidden, and visibly not a finished video."""
-    return path.with_name(f".{path.name}.part")
+def containers_holding(codec: str, besides: str) -> list[str]:
+    """Output suffixes whose container can hold `codec` (asked of FFmpeg, in memory)."""
+    found = []
+    for suffix in (".mkv", ".mov", ".mp4"):
+        if suffix == besides:
+            continue
+        with contextlib.suppress(Exception), av.open(io.BytesIO(), mode="w", format=CONTAINER_FORMATS[suffix]) as probe:
+            if codec in probe.supported_codecs:
+                found.append(suffix)
+    return found
 
 
 def check_writable(path: Path) -> None:
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise StageError(f"output folder does not exist: {folder}")
-    if not os.access(folder, os.W_OK):
-        raise StageError(f"output folder is not writable: {folder}")
-    if path.is_dir():
-        raise StageError(f"output is a folder, not a file: {path}")
+    problem = writable_file_problem(path)
+    if problem:
+        raise StageError(f"output {problem}")
+
+
+def check_not_input(path: Path, ctx: Context) -> None:
+    """The source opens first and records its path: refuse to write over it, whatever the spelling."""
+    if ctx.input_path and same_path(path, ctx.input_path):
+        raise StageError(f"output {path} is the input {ctx.input_path}: give another output name")
 
 
 class VideoFileSink:
@@ -39,6 +53,7 @@ class VideoFileSink:
     source's audio streams packet for packet (no re-encode), interleaved by time."""
 
     name = "file"
+    takes = (RGB,)
 
     def __init__(self, path: str, codec: str = "libx264", crf: int | None = 20, preset: str = "medium",
                  pix_fmt: str = "yuv420p", audio: str = "copy", bitrate: int | None = None) -> None:
@@ -57,6 +72,7 @@ class VideoFileSink:
             raise StageError(f"unknown video container {self.path.suffix!r} for {self.path} "
                              f"(use one of {', '.join(sorted(CONTAINER_FORMATS))})")
         check_writable(self.path)
+        check_not_input(self.path, ctx)
         if self.codec not in av.codecs_available:
             raise StageError(f"video codec {self.codec!r} is not available in this FFmpeg build")
         self.tmp = temp_name(self.path)
@@ -83,7 +99,16 @@ class VideoFileSink:
             src.close()
             return
         self._audio_in = src
+        supported = getattr(self.container, "supported_codecs", None)
         for stream in src.streams.audio:
+            codec = stream.codec_context.name
+            if supported is not None and codec not in supported:
+                src.close()
+                self._audio_in = None
+                others = containers_holding(codec, besides=self.path.suffix.lower())
+                instead = f"write {' or '.join(others)} instead, or " if others else ""
+                raise StageError(f"the input's {codec} audio cannot be copied into {self.path.suffix} "
+                                 f"(it cannot hold {codec}): {instead}drop the audio (--audio none)")
             try:
                 out = self.container.add_stream_from_template(stream)
             except (ValueError, av.error.FFmpegError) as exc:
@@ -168,50 +193,73 @@ class VideoFileSink:
                 # After Ctrl-C, audio stops one frame after the last video frame; otherwise all of it.
                 early = self.ctx.extras.get("stopped_early", False)
                 self._mux_audio_until(self._last_video_s + float(1 / self.fps) if early else None)
-        except StageError:
+            if self._audio_in is not None:
+                self._audio_in.close()
+            container, self.container = self.container, None
+            try:
+                container.close()  # writes the trailer (moov atom for mp4)
+            except (av.error.FFmpegError, OSError) as exc:
+                if not failed:
+                    raise StageError(f"cannot finish {self.path}: {exc}") from None
+        except BaseException:  # an error, or a second Ctrl-C while the encoder flushes: nothing is left
             failed = True
             raise
         finally:
-            if self._audio_in is not None:
-                self._audio_in.close()
-            try:
-                self.container.close()  # writes the trailer (moov atom for mp4)
-            except (av.error.FFmpegError, OSError) as exc:
-                failed = True
-                if self.ctx.error is None:
-                    raise StageError(f"cannot finish {self.path}: {exc}") from None
-            finally:
+            if self.container is not None:  # the flush failed before the container was closed
+                with contextlib.suppress(Exception):
+                    self.container.close()
                 self.container = None
-                if failed or self.stream is None:
-                    self.tmp.unlink(missing_ok=True)
+            if failed or self.stream is None:
+                self.tmp.unlink(missing_ok=True)
         if not failed and self.stream is not None:
-            os.replace(self.tmp, self.path)
+            publish(self.tmp, self.path)
 
 
 class ImageSink:
     """Writes each frame as an image: into a folder (keeping source file names, or frame_000001.png),
-    or to one file when the path has an image suffix."""
+    or to one file when the path has an image suffix.
+
+    A folder's images are written into a hidden staging folder inside it and moved into place when the
+    run ends well (Ctrl-C included), so a failed run leaves the folder as it found it."""
 
     name = "images"
+    takes = (RGB,)
 
     def __init__(self, path: str, quality: int = 95) -> None:
         self.path = Path(path)
         self.quality = int(quality)
+        self.staging: Path | None = None
+        self.written: list[Path] = []
 
     def open(self, ctx: Context) -> None:
         from stylecam.stages.image_files import IMAGE_SUFFIXES
 
+        self.ctx = ctx
+        self.count = 0
         self.single = self.path.suffix.lower() in IMAGE_SUFFIXES and not self.path.is_dir()
         if self.single:
             check_writable(self.path)
-        else:
-            try:
-                self.path.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StageError(f"cannot create output folder {self.path}: {exc.strerror}") from None
-            if not os.access(self.path, os.W_OK):
-                raise StageError(f"output folder is not writable: {self.path}")
-        self.count = 0
+            check_not_input(self.path, ctx)
+            if ctx.expected_frames != 1:
+                what = f"{ctx.expected_frames} frames" if ctx.expected_frames else "a stream of frames"
+                raise StageError(f"the input has {what}, but {self.path} is a single image: give a folder "
+                                 f"(e.g. {self.path.with_suffix('')}/) or a video file")
+            return
+        if ctx.input_path:
+            source_folder = Path(ctx.input_path) if Path(ctx.input_path).is_dir() else Path(ctx.input_path).parent
+            if same_path(self.path, source_folder):
+                raise StageError(f"output folder {self.path} is the input's folder: its images would be written "
+                                 f"over; give another folder")
+        self.created = not self.path.exists()
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StageError(f"cannot create output folder {self.path}: {exc.strerror}") from None
+        if not os.access(self.path, os.W_OK):
+            raise StageError(f"output folder is not writable: {self.path}")
+        self.staging = self.path / ".stylecam-images.part"
+        shutil.rmtree(self.staging, ignore_errors=True)  # left by a killed run
+        self.staging.mkdir()
 
     def target(self, frame: Frame) -> Path:
         if self.single:
@@ -228,19 +276,39 @@ class ImageSink:
         ok, data = cv2.imencode(suffix, cv2.cvtColor(frame.data, cv2.COLOR_RGB2BGR), params)
         if not ok:
             raise StageError(f"cannot encode {target.name}")
-        tmp = temp_name(target)
-        tmp.write_bytes(data.tobytes())
-        os.replace(tmp, target)
+        staged = temp_name(target) if self.single else self.staging / target.name
+        try:
+            staged.write_bytes(data.tobytes())
+        except OSError as exc:
+            raise StageError(f"cannot write {target}: {exc.strerror}") from None
+        self.written.append(staged)
         self.count += 1
 
     def close(self) -> None:
-        pass
+        if not hasattr(self, "ctx"):
+            return
+        failed = self.ctx.error is not None
+        try:
+            if not failed:
+                for staged in self.written:
+                    publish(staged, self.path if self.single else self.path / staged.name)
+        finally:
+            if failed:
+                for staged in self.written:
+                    staged.unlink(missing_ok=True)
+            if self.staging is not None:
+                shutil.rmtree(self.staging, ignore_errors=True)
+                if failed and self.created:
+                    with contextlib.suppress(OSError):
+                        self.path.rmdir()  # only if empty: the run made it and wrote nothing into it
+            self.written = []
 
 
 class NullSink:
     """Discards frames: for benchmarks."""
 
     name = "null"
+    takes = (RGB, TENSOR, STYLED)  # benchmarks end anywhere
 
     def __init__(self) -> None:
         self.count = 0

@@ -11,7 +11,7 @@ import av
 import numpy as np
 
 from stylecam.pipeline.item import Frame
-from stylecam.pipeline.stage import Context, StageError
+from stylecam.pipeline.stage import Context, StageError, RGB
 from stylecam.stages.image_files import IMAGE_SUFFIXES, read_rgb
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".y4m"}
@@ -36,11 +36,19 @@ def open_video(path: str) -> av.container.InputContainer:
     return container
 
 
+def clockwise_turns(vframe: av.VideoFrame) -> int:
+    """Quarter turns clockwise that the frame's display matrix asks for (0-3). PyAV reports the matrix's
+    rotation counter-clockwise: a phone's portrait video says -90."""
+    degrees = -float(getattr(vframe, "rotation", 0) or 0)
+    return round(degrees / 90) % 4
+
+
 class VideoFileSource:
     """Decodes a video file with PyAV's threaded decoder; frames keep their pts and time base.
     `realtime=True` plays the file at its native rate, like a camera (a live source: leaky queues)."""
 
     name = "source"
+    gives = RGB
 
     def __init__(self, path: str, max_frames: int | None = None, realtime: bool = False) -> None:
         self.path, self.max_frames, self.live = str(path), max_frames, bool(realtime)
@@ -56,6 +64,7 @@ class VideoFileSource:
         else:  # Matroska often knows only the container's duration (in microseconds)
             seconds = self.container.duration / 1e6 if self.container.duration else None
         expected = stream.frames or (round(seconds * rate) if seconds else None)
+        self._seconds, self._rate = seconds, float(rate)
         if self.max_frames:
             expected = min(expected or self.max_frames, self.max_frames)
         ctx.input_path, ctx.live = self.path, self.live
@@ -65,7 +74,8 @@ class VideoFileSource:
 
     def frames(self) -> Iterator[Frame]:
         stream = self.container.streams.video[0]
-        seq, t_start, first_s = 0, time.perf_counter(), None
+        seq, t_start, first_s, last_s = 0, time.perf_counter(), None, None
+        turns_said = False
         try:
             for vframe in self.container.decode(stream):
                 if self.live and vframe.pts is not None:  # wait for the frame's moment, as a camera would
@@ -77,6 +87,15 @@ class VideoFileSource:
                 t0 = time.perf_counter()
                 # to_ndarray converts any pixel format (gray, 10-bit, 4:2:2 ...) to packed RGB.
                 rgb = vframe.to_ndarray(format="rgb24")
+                turns = clockwise_turns(vframe)
+                if turns:  # a phone video stored sideways: make it upright, as players do
+                    rgb = np.ascontiguousarray(np.rot90(rgb, k=-turns))
+                    if not turns_said:
+                        print(f"note: {self.path} is stored rotated; turning it {90 * turns} degrees clockwise as its "
+                              f"display matrix says, so the output is upright", file=sys.stderr)
+                        turns_said = True
+                if vframe.pts is not None:
+                    last_s = float(vframe.pts * vframe.time_base)
                 frame = Frame(rgb, seq, vframe.pts, vframe.time_base, original=rgb, t_capture=t0)
                 if self.live:  # time the work, not the wait for the frame's moment
                     frame.timings[self.name] = (t0, time.perf_counter())
@@ -91,6 +110,18 @@ class VideoFileSource:
             print(f"warning: {self.path} is damaged after frame {seq}; stopping there", file=sys.stderr)
         if seq == 0:
             raise StageError(f"no decodable video frames in {self.path}")
+        if not self.max_frames and self._ends_early(seq, last_s):
+            print(f"warning: {self.path} ended after {seq} frames ({last_s:.2f} s) of the {self._seconds:.2f} s its header "
+                  f"gives; the file looks truncated, and the output stops there", file=sys.stderr)
+
+    def _ends_early(self, frames: int, last_s: float | None) -> bool:
+        """A file cut short (a truncated Matroska decodes without an error): the frames stop well before the
+        duration in the header. 10 % slack: the container's duration may include a longer audio track."""
+        if not self._seconds or last_s is None:
+            return False
+        start = float(self.container.start_time or 0) / 1e6
+        covered = last_s - start + 1.0 / self._rate
+        return covered < 0.9 * self._seconds and self._seconds - covered > 2.0 / self._rate
 
     def close(self) -> None:
         if self.container is not None:
@@ -105,6 +136,7 @@ class ImageSource:
     """One image file, or every image in a folder (sorted by name); frames carry their file name."""
 
     name = "source"
+    gives = RGB
     live = False
 
     def __init__(self, path: str) -> None:
@@ -143,6 +175,7 @@ class TestPatternSource:
     (a stand-in for a camera); otherwise frames come as fast as the pipeline takes them."""
 
     name = "source"
+    gives = RGB
 
     def __init__(self, width: int = 640, height: int = 480, fps: float = 30.0, duration: float = 5.0,
                  frames: int | None = None, live: bool = False) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from stylecam.pipeline.item import Frame
-from stylecam.pipeline.stage import Context, StageError
+from stylecam.pipeline.stage import Context, StageError, RGB, STYLED, TENSOR
 
 SIZE_MULTIPLE = 8  # up to three stride-2 convs (fast_net): sides divisible by 8 come back at the same size
 MIN_SIDE = 16  # reflection padding of the 9x9 conv needs a few pixels; tiny inputs are scaled up
@@ -53,6 +53,7 @@ class Preprocess:
     a quarter of the bytes of float32."""
 
     name = "preprocess"
+    takes, gives = (RGB,), TENSOR
 
     def __init__(self, size: str | None = None, image_size: int | None = None, device: str = "auto") -> None:
         self.size = parse_size(size)
@@ -63,6 +64,8 @@ class Preprocess:
         self.device = torch.device(ctx.device if self.device_name == "auto" else self.device_name)
         self.pin = self.device.type == "cuda"
         self._dims: dict[tuple[int, int], tuple[int, int]] = {}
+        if ctx.width and ctx.height:  # lets inference warm up at the size to come
+            ctx.extras["inference_size"] = inference_size(ctx.width, ctx.height, self.size, self.short_side)
 
     def process(self, frame: Frame) -> Frame:
         h, w = frame.data.shape[:2]
@@ -96,6 +99,7 @@ class Postprocess:
     blends with the original (0 = the input unchanged, 1 = fully stylised)."""
 
     name = "postprocess"
+    takes, gives = (STYLED, RGB), RGB
 
     def __init__(self, strength: float = 1.0, output_size: str | None = None) -> None:
         if not 0.0 <= float(strength) <= 1.0:

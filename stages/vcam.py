@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 
 from stylecam.pipeline.item import Frame
-from stylecam.pipeline.stage import Context, StageError
+from stylecam.pipeline.stage import Context, StageError, RGB
 
 
 def no_device_help() -> str:
@@ -25,6 +25,7 @@ class VirtualCameraSink:
     """
 
     name = "vcam"
+    takes = (RGB,)
 
     def __init__(self, device: str | None = None, width: int | None = None, height: int | None = None,
                  fps: float | None = None, mirror: bool = False, backend: str | None = None) -> None:

@@ -9,7 +9,7 @@ from typing import Iterator
 import cv2
 
 from stylecam.pipeline.item import Frame
-from stylecam.pipeline.stage import Context, StageError
+from stylecam.pipeline.stage import Context, StageError, RGB
 
 FIRST_FRAME_TIMEOUT_S = 5.0
 MAX_FAILED_READS = 30  # ~1 s of a 30 fps camera: then it is gone (unplugged, taken by another program)
@@ -20,6 +20,7 @@ class WebcamSource:
     each read returns the newest picture; the engine's leaky queues do the rest."""
 
     name = "webcam"
+    gives = RGB
     live = True
 
     def __init__(self, device: str = "0", width: int | None = None, height: int | None = None, fps: float | None = None) -> None:
@@ -30,7 +31,11 @@ class WebcamSource:
     def open(self, ctx: Context) -> None:
         backend = cv2.CAP_V4L2 if sys.platform.startswith("linux") else cv2.CAP_ANY
         # OpenCV prints its own multi-line warnings for a missing camera; ours says it in one line.
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+        log = getattr(cv2.utils, "logging", None)  # OpenCV < 4.9 has only the older cv2.setLogLevel
+        if log is not None:
+            log.setLogLevel(log.LOG_LEVEL_ERROR)
+        elif hasattr(cv2, "setLogLevel"):
+            cv2.setLogLevel(2)  # error
         self.cap = cv2.VideoCapture(self.device, backend)
         if not self.cap.isOpened():
             raise StageError(f"no webcam at {self.device!r}: is a camera connected, and may this user open it?")

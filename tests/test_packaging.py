@@ -34,7 +34,7 @@ def test_wheel_installs_one_top_level_name_with_its_data(wheel):
     assert "stylecam/models/zoo/starry_night-fast.safetensors" in names and "stylecam/models/zoo/starry_night-fast.md" in names
     assert not any(n.startswith("stylecam/__init__") for n in names)  # a namespace package
     assert "stylecam = stylecam.pipeline.cli:main" in entry_points
-    assert "Requires-Dist: av>=14" in metadata and "Requires-Dist: torch>=2.5" in metadata
+    assert "Requires-Dist: av>=14.2" in metadata and "Requires-Dist: torch>=2.5" in metadata
 
 
 def test_installed_wheel_transcodes_from_any_folder(wheel, tmp_path):

@@ -13,12 +13,17 @@ import torch.nn.functional as F
 
 
 def gram(features: torch.Tensor) -> torch.Tensor:
+    """(B, C, C) Gram matrix / (C*H*W), always in float32: under CUDA autocast the matmul would run in
+    fp16, whose sums of H*W products of the HED VGG's activations (inputs 0-255) overflow at 256 px,
+    making the style loss inf and GradScaler skip every step."""
     b, c, h, w = features.shape
-    f = features.reshape(b, c, h * w)
-    return f @ f.transpose(1, 2) / (c * h * w)
+    with torch.autocast(features.device.type, enabled=False):
+        f = features.reshape(b, c, h * w).float()
+        return f @ f.transpose(1, 2) / (c * h * w)
 
 
 def relative_mse(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    x, target = x.float(), target.float()
     return F.mse_loss(x, target) / target.pow(2).mean().clamp_min(1e-12)
 
 

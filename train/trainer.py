@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import csv
 import os
+import signal
+import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, Callable
 
 import cv2
 import numpy as np
@@ -27,6 +31,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, RandomSampler
 
 from stylecam.models.devices import pick_device
+from stylecam.pipeline.files import atomic_output, same_path
 from stylecam.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from stylecam.models.networks import create_network
 from stylecam.models.widen import WidenError, widen_state
@@ -123,8 +128,24 @@ def _load_frozen(spec: str, device: torch.device) -> torch.nn.Module:
     return net
 
 
+def check_outputs(cfg: TrainConfig) -> None:
+    """A run never writes over its own inputs or an earlier run: checked before anything loads."""
+    out_dir = Path(cfg.save_model_dir)
+    final = out_dir / f"{cfg.style_name or Path(cfg.style_image).stem}.safetensors"
+    for flag, spec in (("--init", cfg.init), ("--teacher", cfg.teacher)):
+        if spec and Path(spec).is_file() and same_path(spec, final):
+            raise TrainError(f"{flag} {spec} is where this run would write its result: give another --save-model-dir "
+                             f"or --style-name")
+    if not cfg.resume and (out_dir / "train_log.csv").exists():
+        raise TrainError(f"{out_dir} already holds a training run (train_log.csv): --resume one of its checkpoints to "
+                         f"continue it, or give another --save-model-dir")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise TrainError(f"--save-model-dir {out_dir} is a file, not a folder")
+
+
 def train(cfg: TrainConfig) -> Path:
     """Train and return the path of the final checkpoint."""
+    check_outputs(cfg)
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     device = pick_device(cfg.device)
     rank, world = 0, 1
@@ -222,10 +243,11 @@ def train(cfg: TrainConfig) -> Path:
         meta = dict(training_meta, steps=step, date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     final_losses=last, style_image=Path(cfg.style_image).name)
         save_checkpoint(path, net, style=style_name, training=meta)
-        torch.save(optimizer.state_dict(), _optimizer_path(path))
+        with atomic_output(_optimizer_path(path)) as tmp:
+            torch.save(optimizer.state_dict(), tmp)
 
-    step = start_step
-    for step in range(start_step + 1, steps + 1):
+    def run_step(step: int) -> None:
+        nonlocal last
         x = next(loader).to(device, non_blocking=True)
         zero = torch.zeros((), device=device)
         lc = ls = lt = ltemp = ld = zero
@@ -270,6 +292,23 @@ def train(cfg: TrainConfig) -> Path:
                 save_sample_grid(out_dir / f"sample_{step:06d}.png", x, y)
             if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step != steps:
                 checkpoint(step, out_dir / f"{style_name}_step{step:06d}.safetensors")
+
+    step = start_step
+    restore_signals = _stop_signals_interrupt()
+    try:
+        for step in range(start_step + 1, steps + 1):
+            run_step(step)
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP: keep the work done so far, resumable
+        bar.close()
+        if is_main and step > start_step:
+            saved = out_dir / f"{style_name}_step{step - 1:06d}.safetensors"
+            if step - 1 > start_step:
+                checkpoint(step - 1, saved)
+                print(f"interrupted: saved step {step - 1} to {saved}; continue with --resume {saved}", file=sys.stderr)
+            log_file.close()
+        raise
+    finally:
+        restore_signals()
     bar.close()
     if is_main:
         checkpoint(step, final_path)
@@ -282,3 +321,17 @@ def train(cfg: TrainConfig) -> Path:
         dist.destroy_process_group()
     return final_path
 
+
+def _stop_signals_interrupt() -> Callable[[], None]:
+    """SIGTERM and SIGHUP (docker stop, systemd, a closed terminal) stop training as Ctrl-C does."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    names = [n for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    previous = {n: signal.getsignal(getattr(signal, n)) for n in names}
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    for n in names:
+        signal.signal(getattr(signal, n), interrupt)
+    return lambda: [signal.signal(getattr(signal, n), h) for n, h in previous.items()] and None
