@@ -18,19 +18,21 @@ EXIT_ERROR, EXIT_INTERRUPTED = 1, 130
 EXIT_SIGNAL = {"SIGTERM": 143, "SIGHUP": 129}  # 128 + the signal's number, as shells report it
 
 
-def _user_errors() -> tuple[type[BaseException], ...]:
-    from stylecam.models.blend import BlendError
-    from stylecam.models.checkpoint import CheckpointError
-    from stylecam.models.styles import StyleError
-    from stylecam.models.vgg import VGGWeightsError
-    from stylecam.pipeline.config import ConfigError
-    from stylecam.pipeline.engine import PipelineError
-    from stylecam.pipeline.stage import StageError
-    from stylecam.train.evaluate import EvalError
-    from stylecam.train.trainer import TrainError
+# Exceptions whose message is written for users. Looked up only in modules already imported: an error
+# raised before torch loads (preflight) must not load it just to be printed.
+USER_ERRORS = [("stylecam.models.blend", "BlendError"), ("stylecam.models.checkpoint", "CheckpointError"),
+               ("stylecam.models.styles", "StyleError"), ("stylecam.models.vgg", "VGGWeightsError"),
+               ("stylecam.pipeline.config", "ConfigError"), ("stylecam.pipeline.engine", "PipelineError"),
+               ("stylecam.pipeline.stage", "StageError"), ("stylecam.train.trainer", "TrainError"),
+               ("stylecam.train.evaluate", "EvalError"), ("stylecam.pipeline.preflight", "PreflightError")]
 
-    return (BlendError, CheckpointError, StyleError, VGGWeightsError, ConfigError, PipelineError, StageError, TrainError, EvalError,
-            PreflightError)
+
+def _is_user_error(exc: BaseException) -> bool:
+    for module, name in USER_ERRORS:
+        loaded = sys.modules.get(module)
+        if loaded is not None and isinstance(exc, getattr(loaded, name)):
+            return True
+    return False
 
 
 class StylecamGroup(click.Group):
@@ -46,7 +48,8 @@ class StylecamGroup(click.Group):
             sys.exit(EXIT_SIGNAL.get(str(exc), EXIT_INTERRUPTED))
         except Exception as exc:
             debug = ctx.obj.get("debug") if ctx.obj else False
-            from stylecam.pipeline.engine import PipelineError
+            engine = sys.modules.get("stylecam.pipeline.engine")
+            PipelineError = engine.PipelineError if engine else ()
 
             if isinstance(exc, PipelineError) and isinstance(exc.cause, KeyboardInterrupt):
                 click.echo("stylecam: aborted (interrupted twice): no output was written", err=True)
@@ -55,7 +58,7 @@ class StylecamGroup(click.Group):
             if debug:
                 trace = exc.trace if isinstance(exc, PipelineError) and exc.trace else traceback.format_exc()
                 click.echo(trace, err=True, nl=False)
-            if isinstance(exc, _user_errors()):
+            if _is_user_error(exc):
                 message = str(exc)
             else:
                 message = f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)"
@@ -168,14 +171,14 @@ def transcode(input_path: str | None, output_path: str | None, input_opt: str | 
 
     INPUT may be 'testsrc' (a built-in moving test pattern); OUTPUT may be 'null' (discard).
     """
-    from stylecam.pipeline.config import DEFAULT_PIPELINE, load_yaml, override
-
     input_path = _pick(input_path, input_opt, "INPUT")
     output_path = _pick(output_path, output_opt, "OUTPUT")
     if not input_path or not output_path:
         raise click.UsageError("transcode needs INPUT and OUTPUT (or --input and --output)")
     check_transcode(input_path, output_path)
     check_file_output(stats_json, "--stats-json")
+    from stylecam.pipeline.config import DEFAULT_PIPELINE, load_yaml, override
+
     spec = override(load_yaml(pipeline_file or DEFAULT_PIPELINE), input=input_path, output=output_path, **params)
     for sink in spec["sinks"]:
         if sink.get("type") == "file":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -74,6 +75,17 @@ def writable_file_problem(path: str | os.PathLike) -> str | None:
         return f"is a folder, not a file: {path}"
     if not folder.is_dir():
         return f"folder does not exist: {folder}"
-    if not os.access(folder, os.W_OK):
+    if not os.access(folder, os.W_OK) or not _can_create_in(folder):
         return f"folder is not writable: {folder}"
     return None
+
+
+def _can_create_in(folder: Path) -> bool:
+    """os.access says yes to root everywhere, read-only mounts and /proc included: try it."""
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".stylecam-probe-")
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(probe)
+    return True

@@ -64,7 +64,7 @@ def test_invalid_yaml(media):
 
 def test_unwritable_output(media, tmp_path):
     assert_clean_failure(stylecam("transcode", media / "good.mp4", tmp_path / "no" / "such" / "dir" / "o.mp4"), "does not exist")
-    assert_clean_failure(stylecam("transcode", media / "good.mp4", "/proc/o.mp4"), "cannot write")
+    assert_clean_failure(stylecam("transcode", media / "good.mp4", "/proc/o.mp4"), "not writable")
 
 
 def test_debug_shows_the_traceback(media):
@@ -103,3 +103,49 @@ def test_cli_choices_match_the_stages():
     from stylecam.stages.inference import BACKENDS
 
     assert BACKEND_CHOICES == list(BACKENDS) and NETWORK_CHOICES == list(NETWORKS)
+
+
+EARLY = """
+import sys
+from stylecam.pipeline.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as exit:
+    print("exit", exit.code, "torch loaded" if "torch" in sys.modules else "torch not loaded")
+"""
+
+
+@pytest.mark.parametrize("args,expect", [
+    (["transcode", "missing.mp4", "o.mp4"], "input not found"),
+    (["transcode", "testsrc", "o.mp4", "--stats-json", "no/such/dir/s.json"], "--stats-json"),
+    (["run", "--input", "missing.mp4", "--output", "o.mp4"], "input not found"),
+    (["export", "starry_night", "no/such/dir/m.onnx"], "does not exist"),
+    (["bench", "--json", "no/such/dir/b.json"], "--json"),
+    (["eval", "missing.mp4"], "input not found"),
+    (["transcode", "testsrc", "o.mp4", "--stats-json", "/proc/s.json"], "not writable"),
+])
+def test_user_mistakes_are_reported_before_torch_loads(tmp_path, args, expect):
+    result = subprocess.run([sys.executable, "-c", EARLY, *args], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=120, stdin=subprocess.DEVNULL)
+    assert "exit 1 torch not loaded" in result.stdout, (result.stdout, result.stderr)
+    assert_clean_failure(subprocess.CompletedProcess(args, 1, "", result.stderr), expect)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_stage_chain_that_does_not_fit_names_both_stages(tmp_path):
+    spec = tmp_path / "p.yaml"
+    spec.write_text("source: {type: testsrc, frames: 3}\nstages:\n  - {type: inference, style: random}\n"
+                    "  - {type: postprocess}\nsinks: [{type: 'null'}]\n")
+    assert_clean_failure(stylecam("run", spec), "stages[0] (inference)", "source (testsrc)", "preprocess")
+    spec.write_text("source: {type: testsrc, frames: 3}\nstages:\n  - {type: preprocess}\n  - {type: inference, style: random}\n"
+                    f"sinks: [{{type: file, path: {tmp_path / 'o.mp4'}}}]\n")
+    assert_clean_failure(stylecam("run", spec), "sinks[0] (file)", "stages[1] (inference)", "postprocess")
+
+
+def test_preflight_suffixes_match_the_stages():
+    """The early checks keep their own copy of the suffix tables (the stages' import av and cv2)."""
+    from stylecam.pipeline.preflight import IMAGE_SUFFIXES, OUTPUT_VIDEO_SUFFIXES
+    from stylecam.stages.image_files import IMAGE_SUFFIXES as STAGE_IMAGES
+    from stylecam.stages.sinks import CONTAINER_FORMATS
+
+    assert IMAGE_SUFFIXES == STAGE_IMAGES and OUTPUT_VIDEO_SUFFIXES == set(CONTAINER_FORMATS)

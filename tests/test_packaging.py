@@ -1,4 +1,5 @@
 """The built wheel: what it contains, and that it runs installed (no -e) from a folder outside the repo."""
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -15,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
+    shutil.rmtree(ROOT / "build", ignore_errors=True)  # setuptools would pack stale files left there
     # --no-build-isolation: the test venv's setuptools builds it, so no index is needed
     result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(ROOT)],
                             capture_output=True, text=True, stdin=subprocess.DEVNULL)
