@@ -248,7 +248,7 @@ def train(cfg: TrainConfig) -> Path:
 
     def run_step(step: int) -> None:
         nonlocal last
-        x = next(loader).to(device, non_blocking=True)
+        x = next(loader).to(device, non_blocking=use_amp)  # async only from pinned memory (CUDA)
         zero = torch.zeros((), device=device)
         lc = ls = lt = ltemp = ld = zero
         with torch.autocast(device.type, enabled=use_amp):
