@@ -94,6 +94,7 @@ def pipeline_options(fn: Callable) -> Callable:
         click.option("--size", help="Inference size WxH; the frame is fitted inside it, keeping its aspect."),
         click.option("--image-size", type=click.IntRange(min=1), help="Inference size as the short side in pixels (the seed's flag)."),
         click.option("--strength", type=click.FloatRange(0, 1), help="Blend of stylised and original, 0..1."),
+        click.option("--keep-colors/--no-keep-colors", default=None, help="Keep the input's colours: only the brightness is stylised."),
         click.option("--batch-size", type=click.IntRange(min=1), help="Frames per inference batch."),
         click.option("--workers", type=click.IntRange(min=0), help="Frames in inference at once (0: one per core on a CPU, 1 on a GPU)."),
         click.option("--threads", type=click.IntRange(min=0), help="Intra-op threads of each inference worker (0: the cores split between them)."),
@@ -226,6 +227,7 @@ def live_source_entry(source: str, size: tuple[int, int] | None, fps: float | No
 @click.option("--image-size", type=click.IntRange(min=16), help="Inference short side in pixels (smaller is faster).")
 @click.option("--fps", type=click.FloatRange(min=1), help="Camera / test-source / virtual-camera rate.")
 @click.option("--strength", type=click.FloatRange(0, 1), default=1.0, show_default=True)
+@click.option("--keep-colors", is_flag=True, help="Keep the camera's colours, stylise the brightness (c in the preview toggles it).")
 @click.option("--mirror", is_flag=True, help="Mirror what the virtual camera sends (off: meeting apps mirror the self-view themselves).")
 @click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda or mps.")
 @network_option
@@ -236,7 +238,7 @@ def live_source_entry(source: str, size: tuple[int, int] | None, fps: float | No
 @click.option("--record", type=click.Path(), help="Also write the stylised stream to a video file or an image folder.")
 @click.option("--stats-json", type=click.Path(dir_okay=False), help="Write the run's metrics as JSON (schema: docs/metrics.md).")
 def live(style: str, source: str, webcam_flag: bool, vcam: str | None, preview: bool, size: str | None,
-         image_size: int | None, fps: float | None, strength: float, mirror: bool, device: str, network: str,
+         image_size: int | None, fps: float | None, strength: float, keep_colors: bool, mirror: bool, device: str, network: str,
          workers: int, threads: int, duration: float | None,
          queue_size: int, record: str | None, stats_json: str | None) -> None:
     """Stylise a camera live into a virtual camera and/or a preview window.
@@ -268,7 +270,7 @@ def live(style: str, source: str, webcam_flag: bool, vcam: str | None, preview: 
         "stages": [
             {"type": "preprocess", "image_size": image_size},
             {"type": "inference", "style": style, "batch_size": 1, "network": network, "workers": workers, "threads": threads},
-            {"type": "postprocess", "strength": strength, "output_size": size},
+            {"type": "postprocess", "strength": strength, "output_size": size, "keep_colors": keep_colors},
         ],
         "sinks": sinks,
         "queues": {"size": queue_size, "policy": "auto"},

@@ -16,6 +16,7 @@ HOTKEYS = {
     "m": "mirror the preview",
     "o": "overlay on/off (fps, per-stage ms, latency)",
     "b": "bypass: show the original",
+    "c": "keep the original colours (stylised brightness only)",
     "h": "show these keys",
     "q": "quit (also Esc)",
 }
@@ -28,6 +29,7 @@ class LiveControls:
     style_index: int = 0
     strength: float = 1.0
     bypass: bool = False
+    keep_colors: bool = False
     mirror_preview: bool = False
     overlay: bool = True
     show_help: bool = False
@@ -56,6 +58,9 @@ class LiveControls:
         if key == "b":
             self.bypass = not self.bypass
             return f"bypass: {'on' if self.bypass else 'off'}"
+        if key == "c":
+            self.keep_colors = not self.keep_colors
+            return f"original colours: {'on' if self.keep_colors else 'off'}"
         if key == "h":
             self.show_help = not self.show_help
             return help_text()

@@ -1,0 +1,181 @@
+"""How close each shipped network comes to what its own loss asks for.
+
+    .venv/bin/python benchmarks/quality.py --vgg-weights vgg16_hed.safetensors [--styles starry_night ...] [--photos 16]
+
+For every network of a style (NAME, NAME-fast, NAME-full and their -plain twins), on held-out photos: the
+mean content and style loss of the network's output, against a Gatys et al. optimisation of the same loss
+started from the photo. The protocol: the project's relative losses (train/losses.py) with the HED VGG16;
+photos at a long side of 256 px (sides snapped to multiples of 8, so the networks see the same pixels),
+the painting at 512 px; Gatys: Adam, lr 0.02, 120 steps on the pixels, clamped to [0, 1], minimising
+content + w * style for w = 0.5 and w = 5.
+
+The box a network should reach: style loss <= the optimum's at w = 0.5 and content loss <= the optimum's
+at w = 5; a fast (CPU) network may be 1.25x off on each. The optimum is cached per painting, photo and
+weight in benchmarks/quality_cache.json (2-3 minutes per photo and weight on one core), so later runs
+pay only for the networks.
+
+Held-out photos: every 10th file of the sorted ../shared/data/content (16 of 151), starting with the first;
+`--training-folder DIR` makes a folder of links to the other 135 for `stylecam train --content-dir DIR`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from stylecam.models.checkpoint import read_metadata
+from stylecam.models.styles import ZOO, list_styles, load_style, twin_base
+from stylecam.models.vgg import CONTENT_LAYER, STYLE_LAYERS, load_vgg
+from stylecam.pipeline.files import write_text_atomic
+from stylecam.stages.image_files import IMAGE_SUFFIXES, read_rgb
+from stylecam.train.data import to_tensor
+from stylecam.train.losses import content_loss, gram, style_loss
+from stylecam.train.trainer import load_style_image
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data"
+CACHE = Path(__file__).resolve().with_name("quality_cache.json")
+PROTOCOL = "v1: relative losses, HED VGG16, photo long side 256 (x8), painting 512, Adam lr 0.02, 120 steps"
+GATYS_WEIGHTS = (0.5, 5.0)
+FAST_SLACK = 1.25
+HOLD_OUT_EVERY = 10
+
+
+def held_out(content_dir: Path) -> tuple[list[Path], list[Path]]:
+    """(held-out photos, training photos): every 10th of the sorted folder is held out."""
+    photos = sorted(p for p in content_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    return photos[::HOLD_OUT_EVERY], [p for i, p in enumerate(photos) if i % HOLD_OUT_EVERY]
+
+
+def load_photo(path: Path, long_side: int = 256) -> torch.Tensor:
+    rgb = read_rgb(path)
+    h, w = rgb.shape[:2]
+    scale = long_side / max(h, w)
+    size = (max(16, round(w * scale / 8) * 8), max(16, round(h * scale / 8) * 8))
+    return to_tensor(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)).unsqueeze(0)
+
+
+class Loss:
+    def __init__(self, vgg, painting: torch.Tensor) -> None:
+        self.vgg = vgg
+        with torch.no_grad():
+            self.grams = {k: gram(v) for k, v in vgg(painting).items() if k in STYLE_LAYERS}
+
+    def __call__(self, image: torch.Tensor, content_feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        feats = self.vgg(image)
+        return content_loss(feats[CONTENT_LAYER], content_feats), style_loss(feats, self.grams)
+
+
+def gatys(loss: Loss, photo: torch.Tensor, weight: float, steps: int = 120, lr: float = 0.02) -> tuple[float, float]:
+    with torch.no_grad():
+        target = loss.vgg(photo)[CONTENT_LAYER]
+    x = photo.clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([x], lr=lr)
+    for _ in range(steps):
+        lc, ls = loss(x, target)
+        optimizer.zero_grad(set_to_none=True)
+        (lc + weight * ls).backward()
+        optimizer.step()
+        with torch.no_grad():
+            x.clamp_(0, 1)
+    with torch.no_grad():
+        lc, ls = loss(x, target)
+    return float(lc), float(ls)
+
+
+def network_losses(loss: Loss, net: torch.nn.Module, photo: torch.Tensor) -> tuple[float, float]:
+    with torch.no_grad():
+        target = loss.vgg(photo)[CONTENT_LAYER]
+        lc, ls = loss(net(photo).clamp(0, 1), target)
+    return float(lc), float(ls)
+
+
+def painting_of(path: Path) -> str:
+    from stylecam.models.blend import primary_training
+
+    return primary_training(json.loads(read_metadata(path).get("training", "{}"))).get("style_image", "")
+
+
+def make_training_folder(content_dir: Path, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=False)
+    for photo in held_out(content_dir)[1]:
+        os.symlink(photo.resolve(), folder / photo.name)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--vgg-weights", required=True, help="from `stylecam vgg import-hed`")
+    parser.add_argument("--styles", nargs="*", help="style names (default: every shipped style)")
+    parser.add_argument("--photos", type=int, default=0, help="use the first N held-out photos (default: all 16)")
+    parser.add_argument("--content-dir", default=str(SHARED / "content"))
+    parser.add_argument("--styles-dir", default=str(SHARED / "styles"), help="where the paintings are")
+    parser.add_argument("--json", help="write every figure here")
+    parser.add_argument("--training-folder", help="only make a folder of links to the training photos, then stop")
+    args = parser.parse_args()
+    content_dir = Path(args.content_dir)
+    if args.training_folder:
+        make_training_folder(content_dir, Path(args.training_folder))
+        return 0
+    photos = held_out(content_dir)[0]
+    photos = photos[: args.photos] if args.photos else photos
+    zoo = {s.name: s.path for s in list_styles(include_all=True) if s.path is not None and s.path.parent == ZOO}
+    styles = args.styles or sorted({twin_base(n).removesuffix("-plain") for n in zoo})
+    vgg = load_vgg(args.vgg_weights, tuple(sorted(set(STYLE_LAYERS) | {CONTENT_LAYER})))
+    for p in vgg.parameters():
+        p.requires_grad_(False)
+    cache = json.loads(CACHE.read_text()) if CACHE.is_file() else {}
+    cache = cache if cache.get("protocol") == PROTOCOL else {"protocol": PROTOCOL, "optimum": {}}
+    report: dict = {"protocol": PROTOCOL, "photos": [p.name for p in photos], "styles": {}}
+    tensors = {p.name: load_photo(p) for p in photos}
+    all_inside = True
+    for style in styles:
+        painting_name = painting_of(zoo[style])
+        loss = Loss(vgg, load_style_image(str(Path(args.styles_dir) / painting_name), 512))
+        rows: dict[str, tuple[float, float]] = {}
+        with torch.no_grad():
+            rows["the photo itself"] = tuple(np.mean([network_losses(loss, torch.nn.Identity(), x) for x in tensors.values()], 0))
+        for weight in GATYS_WEIGHTS:
+            values = []
+            for name, x in tensors.items():
+                key = f"{painting_name}|{name}|{weight}"
+                if key not in cache["optimum"]:
+                    t0 = time.perf_counter()
+                    cache["optimum"][key] = gatys(loss, x, weight)
+                    write_text_atomic(CACHE, json.dumps(cache, indent=1, sort_keys=True) + "\n")
+                    print(f"  optimum {key}: {cache['optimum'][key]} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+                values.append(cache["optimum"][key])
+            rows[f"Gatys optimum, style weight {weight:g}"] = tuple(np.mean(values, 0))
+        style_limit = rows["Gatys optimum, style weight 0.5"][1]
+        content_limit = rows["Gatys optimum, style weight 5"][0]
+        networks = [n for n in zoo if twin_base(n).removesuffix("-plain") == style]
+        verdicts = {}
+        for network in sorted(networks):
+            net, _ = load_style(str(zoo[network]))  # the exact file: a bare name would pick by device
+            rows[network] = tuple(np.mean([network_losses(loss, net.eval(), x) for x in tensors.values()], 0))
+            slack = FAST_SLACK if network.endswith("-fast") else 1.0
+            c, s = rows[network]
+            verdicts[network] = bool(s <= slack * style_limit and c <= slack * content_limit)
+            all_inside &= verdicts[network]
+        print(f"\n{style} ({painting_name}), {len(photos)} held-out photos: box = style <= {style_limit:.3f}, "
+              f"content <= {content_limit:.3f} (fast networks x{FAST_SLACK})")
+        print("| | content loss | style loss | in the box |\n|---|---|---|---|")
+        for name, (c, s) in rows.items():
+            mark = "" if name not in verdicts else ("yes" if verdicts[name] else "no")
+            print(f"| {name} | {c:.3f} | {s:.3f} | {mark} |")
+        report["styles"][style] = {"painting": painting_name, "rows": {k: list(v) for k, v in rows.items()}, "inside": verdicts,
+                                   "box": {"style": style_limit, "content": content_limit}}
+    if args.json:
+        write_text_atomic(args.json, json.dumps(report, indent=2) + "\n")
+    return 0 if all_inside else 1
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(int(os.environ.get("STYLECAM_THREADS", "1")))
+    sys.exit(main())
