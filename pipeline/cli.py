@@ -322,6 +322,8 @@ def styles(include_all: bool) -> None:
 @click.option("--width", default=32, show_default=True, type=click.IntRange(min=1), help="Channels of the first layer (32 = Johnson's network, 16 = half width).")
 @click.option("--blocks", default=5, show_default=True, type=click.IntRange(min=0), help="Residual blocks.")
 @click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda or mps.")
+@click.option("--precision", default="auto", show_default=True, type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
+              help="Mixed precision; auto: fp16 on CUDA, bf16 on a CPU where a quick measurement finds it faster (about 2x with AVX512-BF16), else fp32.")
 @click.option("--seed", default=42, show_default=True, type=int)
 @click.option("--resume", type=click.Path(dir_okay=False), help="Continue from this checkpoint (step count and optimiser state).")
 @click.option("--checkpoint-every", default=200, show_default=True, type=click.IntRange(min=0))

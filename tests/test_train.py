@@ -50,7 +50,8 @@ def data(tmp_path_factory):
 def config(data, out, **kw):
     base = dict(content_dir=str(data / "content"), style_image=str(data / "style.png"), save_model_dir=str(out),
                 vgg_weights=str(data / "vgg_random.safetensors"), image_size=32, batch_size=2, width=4, blocks=1,
-                steps=30, lr=1e-2, log_every=1, sample_every=10, checkpoint_every=10, progress=False, device="cpu")
+                steps=30, lr=1e-2, log_every=1, sample_every=10, checkpoint_every=10, progress=False, device="cpu",
+                precision="fp32")  # auto measures the CPU, and these tests must not depend on which it is
     base.update(kw)
     return TrainConfig(**base)
 
@@ -293,3 +294,21 @@ def test_sigterm_during_training_saves_a_checkpoint_to_resume_from(data, tmp_pat
                              stdin=subprocess.DEVNULL)
     assert resumed.returncode == 0, resumed.stderr
     assert load_checkpoint(out / "style.safetensors").training["steps"] == steps + 2
+
+
+def test_bf16_training_on_the_cpu_has_finite_falling_losses_and_says_so(data, tmp_path):
+    path = train(config(data, tmp_path, precision="bf16", steps=20, style_weight=10.0))
+    rows = losses(tmp_path)
+    totals = [float(r["total"]) for r in rows]
+    assert all(np.isfinite(totals)) and totals[-1] < totals[0], totals
+    assert load_checkpoint(path).training["precision"] == "bf16"
+    assert load_checkpoint(path).state["encoder.1.weight"].dtype == torch.float32  # weights stay fp32
+
+
+def test_precision_choices(data, tmp_path):
+    from stylecam.train.trainer import TrainError, pick_train_precision
+
+    assert pick_train_precision("auto", torch.device("cpu")) in ("bf16", "fp32")  # measured on this CPU
+    assert pick_train_precision("auto", torch.device("cuda")) == "fp16"
+    with pytest.raises(TrainError, match="CUDA"):
+        pick_train_precision("fp16", torch.device("cpu"))

@@ -74,6 +74,7 @@ class TrainConfig:
     blocks: int = 5
     arch: str = "transformer_net"
     device: str = "auto"
+    precision: str = "auto"  # auto: fp16 autocast on CUDA, bf16 on a CPU where it measures faster, else fp32
     seed: int = 42
     resume: str | None = None
     checkpoint_every: int = 200
@@ -126,6 +127,42 @@ def _load_frozen(spec: str, device: torch.device) -> torch.nn.Module:
     for p in net.parameters():
         p.requires_grad_(False)
     return net
+
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def cpu_bf16_speedup(repeats: int = 3) -> float:
+    """How much faster a VGG-sized convolution runs under bf16 autocast than in fp32 on this CPU, measured
+    now: CPUs with native bf16 (AVX512-BF16, AMX) run it ~2x faster, others emulate it and run slower."""
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1)
+    x = torch.rand(2, 64, 64, 64)
+    timings = {}
+    with torch.no_grad():
+        for name, enabled in (("fp32", False), ("bf16", True), ("fp32", False), ("bf16", True)):
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled):
+                conv(x)  # warm-up: oneDNN picks its kernel
+                t0 = time.perf_counter()
+                for _ in range(repeats):
+                    conv(x)
+                timings[name] = min(timings.get(name, float("inf")), time.perf_counter() - t0)
+    return timings["fp32"] / timings["bf16"]
+
+
+def pick_train_precision(precision: str, device: torch.device) -> str:
+    """auto: fp16 (with GradScaler) on CUDA; on a CPU bf16 where it measures >= 1.3x faster than fp32
+    (the VGG passes are nearly all of a step); fp32 otherwise. Gram matrices are fp32 in any case."""
+    if precision not in PRECISIONS:
+        raise TrainError(f"--precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    if precision != "auto":
+        if precision == "fp16" and device.type != "cuda":
+            raise TrainError("--precision fp16 is for CUDA GPUs; on this device use bf16 or fp32")
+        return precision
+    if device.type == "cuda":
+        return "fp16"
+    if device.type == "cpu":
+        return "bf16" if cpu_bf16_speedup() >= 1.3 else "fp32"
+    return "fp32"
 
 
 def check_outputs(cfg: TrainConfig) -> None:
@@ -209,8 +246,14 @@ def train(cfg: TrainConfig) -> Path:
             style_grams = {name: gram(style_feats[name]) for name in cfg.style_layers}
     motion_rng = torch.Generator().manual_seed(cfg.seed + 1000 + rank)
 
-    use_amp = device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    precision = pick_train_precision(cfg.precision, device)
+    if distributed:  # one choice for every rank: rank 0's measurement
+        choice = [precision]
+        dist.broadcast_object_list(choice, src=0)
+        precision = choice[0]
+    use_amp = device.type == "cuda"  # pinned, asynchronous copies
+    scaler = torch.amp.GradScaler("cuda", enabled=precision == "fp16" and device.type == "cuda")
+    autocast_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision)
     sampler = RandomSampler(data, replacement=True, num_samples=10**9, generator=torch.Generator().manual_seed(cfg.seed + rank))
     loader = iter(DataLoader(data, batch_size=cfg.batch_size, sampler=sampler, num_workers=0, pin_memory=use_amp))
 
@@ -218,7 +261,7 @@ def train(cfg: TrainConfig) -> Path:
     training_meta.update(vgg_source=vgg.source if vgg else None, vgg_norm=vgg.norm if vgg else None,
                          distill_weight=distill_weight, loss="relative (see train/losses.py)",
                          content_layer=CONTENT_LAYER, skipped_files=len(data.skipped), world_size=world,
-                         widened_from=widened_from)
+                         widened_from=widened_from, precision=precision)
     if is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
         if data.skipped:
@@ -251,7 +294,7 @@ def train(cfg: TrainConfig) -> Path:
         x = next(loader).to(device, non_blocking=use_amp)  # async only from pinned memory (CUDA)
         zero = torch.zeros((), device=device)
         lc = ls = lt = ltemp = ld = zero
-        with torch.autocast(device.type, enabled=use_amp):
+        with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
             if cfg.temporal_weight:
                 x2, flow, inside = synthetic_pair(x, motion_rng, still=cfg.still_fraction, grain_px=cfg.still_grain)
                 y, y2 = model(torch.cat([x, x2])).float().chunk(2)
