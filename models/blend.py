@@ -58,10 +58,16 @@ def blend_states(parts: list[tuple[Checkpoint, float]]) -> dict[str, torch.Tenso
     for ckpt, _ in parts[1:]:
         if ckpt.arch != first.arch:
             raise BlendError(f"cannot blend different architectures: {arch_text(first.arch)} and {arch_text(ckpt.arch)}")
+    return blend_state_dicts([(ckpt.state, w) for ckpt, w in parts])
+
+
+def blend_state_dicts(parts: list[tuple[dict[str, torch.Tensor], float]]) -> dict[str, torch.Tensor]:
+    """The weighted sum of state dicts of one architecture (float64 sums; integer buffers from the first)."""
+    first = parts[0][0]
     out = {}
-    for key, tensor in first.state.items():
+    for key, tensor in first.items():
         if tensor.is_floating_point():
-            mixed = sum(w * ckpt.state[key].double() for ckpt, w in parts)
+            mixed = sum(w * state[key].detach().cpu().double() for state, w in parts)
             out[key] = mixed.to(tensor.dtype)  # type: ignore[union-attr]
         else:
             out[key] = tensor.clone()

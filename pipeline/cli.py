@@ -218,7 +218,9 @@ def live_source_entry(source: str, size: tuple[int, int] | None, fps: float | No
 
 
 @main.command()
-@click.option("--style", "--model", "style", default="starry_night", show_default=True, help="First style; n/p in the preview cycle through the installed ones.")
+@click.option("--style", "--model", "style_specs", multiple=True, default=["starry_night"], show_default=True,
+              help="First style; n/p in the preview cycle through the installed ones. Twice: mix the two (--mix, [ and ] in the preview).")
+@click.option("--mix", type=click.FloatRange(0, 1), default=None, help="With two --style: 0 the first, 1 the second, between a blend of the two networks.")
 @click.option("--source", default="webcam", show_default=True, help="webcam, a camera INDEX, /dev/videoN, testsrc, or a video file played at its native rate.")
 @click.option("--webcam", "webcam_flag", is_flag=True, help="The seed's spelling of --source webcam.")
 @click.option("--vcam", "vcam", is_flag=False, flag_value="auto", default=None, metavar="[DEVICE]", help="Send to a virtual camera (optionally /dev/videoN). Default sink when --preview is not given.")
@@ -237,7 +239,7 @@ def live_source_entry(source: str, size: tuple[int, int] | None, fps: float | No
 @click.option("--queue-size", type=click.IntRange(min=1), default=2, show_default=True, help="Frames per queue; small keeps latency low.")
 @click.option("--record", type=click.Path(), help="Also write the stylised stream to a video file or an image folder.")
 @click.option("--stats-json", type=click.Path(dir_okay=False), help="Write the run's metrics as JSON (schema: docs/metrics.md).")
-def live(style: str, source: str, webcam_flag: bool, vcam: str | None, preview: bool, size: str | None,
+def live(style_specs: tuple[str, ...], mix: float | None, source: str, webcam_flag: bool, vcam: str | None, preview: bool, size: str | None,
          image_size: int | None, fps: float | None, strength: float, keep_colors: bool, mirror: bool, device: str, network: str,
          workers: int, threads: int, duration: float | None,
          queue_size: int, record: str | None, stats_json: str | None) -> None:
@@ -249,13 +251,19 @@ def live(style: str, source: str, webcam_flag: bool, vcam: str | None, preview: 
     check_file_output(stats_json, "--stats-json")
     if record:
         check_transcode(None, record)
+    if len(style_specs) > 2:
+        raise click.UsageError("--style: give one style, or two to mix")
+    if mix is not None and len(style_specs) < 2:
+        raise click.UsageError("--mix needs two styles: --style A --style B")
+    style, mix_with = style_specs[0], (style_specs[1] if len(style_specs) == 2 else None)
     from stylecam.models.styles import find_style, list_styles, twin_base
     from stylecam.pipeline.config import build_pipeline, sink_entry
     from stylecam.stages.controls import LiveControls
     from stylecam.stages.transforms import parse_size
 
     out_size = parse_size(size)
-    find_style(style)  # unknown style: fail before opening the camera
+    for spec in style_specs:
+        find_style(spec)  # unknown style: fail before opening the camera
     src = live_source_entry("webcam" if webcam_flag else source, out_size, fps)
     sinks = []
     if vcam is not None or not preview:
@@ -269,7 +277,8 @@ def live(style: str, source: str, webcam_flag: bool, vcam: str | None, preview: 
         "source": src,
         "stages": [
             {"type": "preprocess", "image_size": image_size},
-            {"type": "inference", "style": style, "batch_size": 1, "network": network, "workers": workers, "threads": threads},
+            {"type": "inference", "style": style, "batch_size": 1, "network": network, "workers": workers, "threads": threads,
+             "mix_with": mix_with, "mix": mix or 0.0},
             {"type": "postprocess", "strength": strength, "output_size": size, "keep_colors": keep_colors},
         ],
         "sinks": sinks,

@@ -16,11 +16,14 @@ HOTKEYS = {
     "m": "mirror the preview",
     "o": "overlay on/off (fps, per-stage ms, latency)",
     "b": "bypass: show the original",
+    "[": "mix towards the first style (with two --style)",
+    "]": "mix towards the second style",
     "c": "keep the original colours (stylised brightness only)",
     "h": "show these keys",
     "q": "quit (also Esc)",
 }
 STRENGTH_STEP = 0.1
+MIX_STEP = 0.1
 
 
 @dataclass
@@ -30,6 +33,7 @@ class LiveControls:
     strength: float = 1.0
     bypass: bool = False
     keep_colors: bool = False
+    mix: float = 0.0  # 0: the first style, 1: the second (`stylecam live --style A --style B`)
     mirror_preview: bool = False
     overlay: bool = True
     show_help: bool = False
@@ -58,6 +62,10 @@ class LiveControls:
         if key == "b":
             self.bypass = not self.bypass
             return f"bypass: {'on' if self.bypass else 'off'}"
+        if key in ("[", "]"):
+            delta = MIX_STEP if key == "]" else -MIX_STEP
+            self.mix = round(min(1.0, max(0.0, self.mix + delta)), 2)
+            return f"mix: {self.mix:.1f}"
         if key == "c":
             self.keep_colors = not self.keep_colors
             return f"original colours: {'on' if self.keep_colors else 'off'}"

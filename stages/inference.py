@@ -14,6 +14,8 @@ import os
 
 import torch
 
+from stylecam.models.blend import blend_state_dicts
+from stylecam.models.networks import arch_text, create_network
 from stylecam.models.styles import NETWORKS, StyleError, load_style, network_for
 from stylecam.pipeline.item import Frame
 from stylecam.pipeline.stage import Context, StageError, STYLED, TENSOR
@@ -21,6 +23,7 @@ from stylecam.pipeline.stage import Context, StageError, STYLED, TENSOR
 
 BACKENDS = ("auto", "torch", "onnxruntime")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+MIX_STEPS = 10  # mixes of two styles prepared at open: 0, 0.1, ..., 1 (and the one asked for)
 DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 
@@ -68,7 +71,8 @@ class Inference:
 
     def __init__(self, style: str = "random", device: str = "auto", batch_size: int = 1,
                  batch_timeout_ms: float = 40.0, precision: str = "auto", backend: str = "auto",
-                 threads: int = 0, network: str = "auto", workers: int = 0) -> None:
+                 threads: int = 0, network: str = "auto", workers: int = 0, mix_with: str | None = None,
+                 mix: float = 0.0) -> None:
         if batch_size < 1:
             raise StageError("batch_size must be at least 1")
         if backend not in BACKENDS:
@@ -86,16 +90,46 @@ class Inference:
         if precision not in PRECISIONS:
             raise StageError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
         self.precision = precision
+        if not 0.0 <= float(mix) <= 1.0:
+            raise StageError(f"mix must be between 0 and 1, not {mix}")
+        # mix_with: a second style; `mix` (and the live [ ] keys) blend from `style` (0) to it (1)
+        self.mix_with, self.mix = mix_with, float(mix)
         self.controls = None
 
-    def _load(self, spec: str):
+    def _network(self, spec: str) -> torch.nn.Module:
         try:
             net, _ = load_style(spec, network_for(self.device.type, self.network))
         except StyleError as exc:
             raise StageError(str(exc)) from None
+        return net
+
+    def _runner(self, net: torch.nn.Module):
         if self.backend == "onnxruntime":
             return OnnxRunner(net, self.threads)
         return net.to(self.device).eval()
+
+    def _load(self, spec: str):
+        return self._runner(self._network(spec))
+
+    def _prepare_mix(self) -> None:
+        """Every mix step between the two styles as a network of its own, built now (a weight-space
+        blend, models/blend.py): on the frame path a change of mix is a pointer swap, never a stall."""
+        a, b = self._network(self.style), self._network(self.mix_with)
+        if a.arch() != b.arch():
+            raise StageError(f"cannot mix {self.style} ({arch_text(a.arch())}) with {self.mix_with} "
+                             f"({arch_text(b.arch())}): give two styles of one architecture (e.g. both -fast)")
+        steps = sorted({round(i / MIX_STEPS, 6) for i in range(MIX_STEPS + 1)} | {round(self.mix, 6)})
+        state_a, state_b = a.state_dict(), b.state_dict()
+        for m in steps:
+            if m in (0.0, 1.0):
+                net = a if m == 0.0 else b
+            else:
+                net = create_network(a.arch())
+                net.load_state_dict(blend_state_dicts([(state_a, 1.0 - m), (state_b, m)]))
+            self._mixed[m] = self._runner(net.eval())
+
+    def _mix_step(self, mix: float) -> float:
+        return min(self._mixed, key=lambda m: abs(m - mix))
 
     def open(self, ctx: Context) -> None:
         self.device = torch.device(ctx.device if self.device_name == "auto" else self.device_name)
@@ -115,6 +149,7 @@ class Inference:
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed frame sizes: let cuDNN pick its fastest kernels once
         self.net = self._load(self.style)
+        self._first_style = self.style
         # Live mode: every style the hotkeys can reach is loaded now, so a switch is a pointer swap.
         self.controls = ctx.extras.get("controls")
         self._loaded = {self.style: self.net}
@@ -122,6 +157,11 @@ class Inference:
             for spec in self.controls.styles:
                 if spec not in self._loaded:
                     self._loaded[spec] = self._load(spec)
+        self._mixed: dict[float, object] = {}
+        if self.mix_with:
+            self._prepare_mix()
+            if self.controls is not None:
+                self.controls.mix = self.mix
         size = ctx.extras.get("inference_size")  # set by preprocess when the source knows its frame size
         if self.device.type != "cpu" and size:
             self.warm_up(*size)
@@ -150,6 +190,8 @@ class Inference:
         if wanted is not None and wanted != self.style:
             self.net, self.style = self._loaded[wanted], wanted
         net = self.net
+        if self._mixed and self.style == self._first_style:
+            net = self._mixed[self._mix_step(self.controls.mix if self.controls is not None else self.mix)]
         groups: dict[tuple, list[Frame]] = {}
         for f in frames:
             groups.setdefault(tuple(f.data.shape), []).append(f)

@@ -35,6 +35,8 @@ def test_wheel_installs_one_top_level_name_with_its_data(wheel):
     assert "stylecam/pipeline/pipeline.yaml" in names
     assert "stylecam/models/zoo/starry_night-fast.safetensors" in names and "stylecam/models/zoo/starry_night-fast.md" in names
     assert not any(n.startswith("stylecam/__init__") for n in names)  # a namespace package
+    assert not any("-plain" in n for n in names)  # evaluation-only twins stay in the repository
+    assert wheel.stat().st_size <= 60 * 2**20
     assert "stylecam = stylecam.pipeline.cli:main" in entry_points
     assert "Requires-Dist: av>=14.2" in metadata and "Requires-Dist: torch>=2.5" in metadata
 
