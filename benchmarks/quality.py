@@ -116,6 +116,8 @@ def main() -> int:
     parser.add_argument("--photos", type=int, default=0, help="use the first N held-out photos (default: all 16)")
     parser.add_argument("--content-dir", default=str(SHARED / "content"))
     parser.add_argument("--styles-dir", default=str(SHARED / "styles"), help="where the paintings are")
+    parser.add_argument("--extra", nargs="*", default=[], metavar="CHECKPOINT",
+                        help="also measure these checkpoints (e.g. your own), beside the style of their painting")
     parser.add_argument("--json", help="write every figure here")
     parser.add_argument("--training-folder", help="only make a folder of links to the training photos, then stop")
     args = parser.parse_args()
@@ -135,8 +137,13 @@ def main() -> int:
     report: dict = {"protocol": PROTOCOL, "photos": [p.name for p in photos], "styles": {}}
     tensors = {p.name: load_photo(p) for p in photos}
     all_inside = True
-    for style in styles:
-        painting_name = painting_of(zoo[style])
+    extras: dict[str, list[Path]] = {}
+    for path in map(Path, args.extra):
+        painting = painting_of(path)
+        style = next((s for s in styles if painting_of(zoo[s]) == painting), Path(painting).stem)
+        extras.setdefault(style, []).append(path)
+    for style in [*styles, *[s for s in extras if s not in styles]]:
+        painting_name = painting_of(zoo[style]) if style in zoo else painting_of(extras[style][0])
         loss = Loss(vgg, load_style_image(str(Path(args.styles_dir) / painting_name), 512))
         rows: dict[str, tuple[float, float]] = {}
         with torch.no_grad():
@@ -154,12 +161,13 @@ def main() -> int:
             rows[f"Gatys optimum, style weight {weight:g}"] = tuple(np.mean(values, 0))
         style_limit = rows["Gatys optimum, style weight 0.5"][1]
         content_limit = rows["Gatys optimum, style weight 5"][0]
-        networks = [n for n in zoo if twin_base(n).removesuffix("-plain") == style]
+        networks = {n: p for n, p in zoo.items() if twin_base(n).removesuffix("-plain") == style}
+        networks.update({str(p): p for p in extras.get(style, [])})
         verdicts = {}
         for network in sorted(networks):
-            net, _ = load_style(str(zoo[network]))  # the exact file: a bare name would pick by device
+            net, _ = load_style(str(networks[network]))  # the exact file: a bare name would pick by device
             rows[network] = tuple(np.mean([network_losses(loss, net.eval(), x) for x in tensors.values()], 0))
-            slack = FAST_SLACK if network.endswith("-fast") else 1.0
+            slack = FAST_SLACK if json.loads(read_metadata(networks[network])["arch"])["name"] == "fast_net" else 1.0
             c, s = rows[network]
             verdicts[network] = bool(s <= slack * style_limit and c <= slack * content_limit)
             all_inside &= verdicts[network]

@@ -386,7 +386,8 @@ def bench(input_path: str | None, size: str, frames: int, style: str, image_size
     for s in result["stages"]:
         click.echo(f"{s['name']:<14} p50 {s['p50_ms']:8.1f} ms   p95 {s['p95_ms']:8.1f} ms")
     click.echo(f"pipeline: {result['fps']:.2f} fps, end-to-end p50 {result['latency_p50_ms']:.0f} ms, "
-               f"p95 {result['latency_p95_ms']:.0f} ms, {result['dropped']} of {result['frames_in']} frames dropped")
+               f"p95 {result['latency_p95_ms']:.0f} ms, {result['dropped']} of {result['frames_in']} frames dropped, "
+               f"process CPU {result['cpu_cores']:.2f} cores")
     if result["naive_fps"] is not None:
         click.echo(f"naive loop: {result['naive_fps']:.2f} fps, p95 {result['naive_latency_p95_ms']:.0f} ms")
         click.echo(f"pipeline / naive: {result['ratio']:.2f}x")

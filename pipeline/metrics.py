@@ -10,6 +10,8 @@ JSON schema (`--stats-json FILE`, documented in docs/metrics.md):
   latency_max_ms    same, maximum
   wall_s            seconds the run took
   interrupted       true when Ctrl-C ended the stream early
+  cpu_cores         process CPU time (user + sys, every thread) per second of wall time, first frame in to
+                    last frame out (start-up excluded): 1.0 = one core busy
   warmup_frames     frames left out of the latency figures per stage (model loading, caches, ...)
   stages            [{name, p50_ms, p95_ms, max_ms, mean_ms, frames}] time inside each stage's process()
   queues            [{name, policy, size, mean_depth, max_depth, dropped}]
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -62,6 +65,7 @@ class Report:
     wall_s: float
     interrupted: bool
     warmup_frames: int
+    cpu_cores: float = 0.0
     stages: list[StageStats] = field(default_factory=list)
     queues: list[QueueStats] = field(default_factory=list)
 
@@ -80,7 +84,8 @@ class Report:
         rows.append(f"{'end-to-end':<16}{self.latency_p50_ms:>9.1f}{self.latency_p95_ms:>9.1f}{self.latency_max_ms:>9.1f}{self.frames_out:>8}")
         queues = "  ".join(f"{q.name} {q.mean_depth:.1f}/{q.size}" + (f" ({q.dropped} dropped)" if q.dropped else "") for q in self.queues)
         rows.append(f"frames in {self.frames_in}, out {self.frames_out}, dropped {self.dropped}; "
-                    f"{self.fps:.2f} fps over {self.wall_s:.2f} s" + ("; interrupted" if self.interrupted else ""))
+                    f"{self.fps:.2f} fps over {self.wall_s:.2f} s, process CPU {self.cpu_cores:.2f} cores"
+                    + ("; interrupted" if self.interrupted else ""))
         rows.append(f"queue depth (mean/size): {queues}")
         return "\n".join(rows)
 
@@ -99,6 +104,8 @@ class Recorder:
         self.consumed = 0
         self.t_first_in: float | None = None
         self.t_last_out: float | None = None
+        self.cpu_first_in: float | None = None  # process CPU seconds (all threads) at those moments
+        self.cpu_last_out: float | None = None
 
     def stage_time(self, name: str, seconds: float, frames: int = 1) -> None:
         with self._lock:
@@ -111,7 +118,7 @@ class Recorder:
         with self._lock:
             self.frames_in += 1
             if self.t_first_in is None:
-                self.t_first_in = t
+                self.t_first_in, self.cpu_first_in = t, time.process_time()
 
     def frames_consumed(self, n: int) -> None:
         with self._lock:
@@ -120,7 +127,7 @@ class Recorder:
     def frame_out(self, t_capture: float, t_done: float) -> None:
         with self._lock:
             self.frames_out += 1
-            self.t_last_out = t_done
+            self.t_last_out, self.cpu_last_out = t_done, time.process_time()
             if self.frames_out > self.warmup:
                 self._e2e_ms.append((t_done - t_capture) * 1000.0)
 
@@ -133,8 +140,10 @@ class Recorder:
                                          float(np.mean(ms)) if ms else 0.0, self._stage_seen.get(name, 0)))
             span = (self.t_last_out - self.t_first_in) if self.t_first_in is not None and self.t_last_out else 0.0
             qstats = [QueueStats(q.name, q.policy, q.maxsize, round(q.mean_depth, 2), q.max_depth, q.dropped) for q in queues]
+            cpu = (self.cpu_last_out - self.cpu_first_in) if self.cpu_first_in is not None and self.cpu_last_out else 0.0
             return Report(
                 fps=self.frames_out / span if span > 0 else 0.0,
+                cpu_cores=cpu / span if span > 0 else 0.0,
                 frames_in=self.frames_in,
                 frames_out=self.frames_out,
                 dropped=sum(q.dropped for q in queues) + self.consumed,

@@ -16,8 +16,9 @@ def test_bench_json_has_the_documented_keys(tmp_path):
     result = CliRunner().invoke(main, ["bench", "--size", "64x48", "--frames", "12", "--json", str(out), "--plot", str(tmp_path / "p.png")])
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
-    for key in ("fps", "naive_fps", "latency_p95_ms", "stages", "ratio", "frames_in", "frames_out"):
+    for key in ("fps", "naive_fps", "latency_p95_ms", "stages", "ratio", "frames_in", "frames_out", "cpu_cores"):
         assert key in data, key
+    assert 0 < data["cpu_cores"] < 64  # CPU seconds per wall second of the whole process
     assert data["frames_out"] == 12 and data["naive_fps"] > 0
     assert {s["name"] for s in data["stages"]} >= {"preprocess", "inference", "postprocess"}
     assert (tmp_path / "p.png").stat().st_size > 1000
