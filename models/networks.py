@@ -20,16 +20,23 @@ def architectures() -> list[str]:
 
 def arch_text(arch: dict) -> str:
     """'transformer_net w16 b5': an architecture dict as `stylecam styles` and error messages show it."""
-    return f"{arch.get('name', '?')} w{arch.get('width', '?')} b{arch.get('blocks', '?')}"
+    text = f"{arch.get('name', '?')} w{arch.get('width', '?')} b{arch.get('blocks', '?')}"
+    return text + (f" x{arch['styles']} styles" if arch.get("styles") else "")
 
 
 def create_network(arch: dict) -> nn.Module:
     """Build an untrained network from an architecture dict such as {"name": "transformer_net", "width": 16}."""
     params = dict(arch)
     name = params.pop("name", "transformer_net")
+    styles = params.pop("styles", None)  # several styles in one network (models/multistyle.py)
     if name not in _ARCHITECTURES:
         raise ValueError(f"unknown architecture {name!r} (known: {', '.join(architectures())})")
     try:
-        return _ARCHITECTURES[name](**params)
+        net = _ARCHITECTURES[name](**params)
     except TypeError as exc:
         raise ValueError(f"bad parameters for architecture {name!r}: {exc}") from None
+    if styles is None:
+        return net
+    from stylecam.models.multistyle import MultiStyleNetwork
+
+    return MultiStyleNetwork(net, int(styles))

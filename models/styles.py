@@ -66,6 +66,8 @@ def _describe(path: Path) -> StyleInfo:
         arch_desc = arch_text(arch)
         training = json.loads(meta.get("training", "{}"))
         desc = training.get("style_image", "")
+        if isinstance(desc, list):  # a multi-style network
+            desc = f"{len(desc)} styles: " + ", ".join(training.get("member_names") or desc)
         if training.get("blend"):
             desc = "blend of " + " + ".join(f"{p['weight']:g} x {p['network']}" for p in training["blend"])
         if training.get("steps"):

@@ -307,7 +307,9 @@ def styles(include_all: bool) -> None:
 
 @main.command()
 @click.option("--content-dir", required=True, type=click.Path(), help="Folder of training photos (searched recursively).")
-@click.option("--style-image", required=True, type=click.Path(), help="The painting to learn.")
+@click.option("--style-image", required=True, multiple=True, type=click.Path(),
+              help="The painting to learn; repeat it for one multi-style network (conditional instance norm) of several.")
+@click.option("--member-names", default="", help="Multi-style: comma-separated names of its styles (default: the paintings' file names).")
 @click.option("--save-model-dir", default="checkpoints", show_default=True, type=click.Path(file_okay=False), help="Checkpoints, log and samples go here.")
 @click.option("--style-name", default="", help="Name of the style (default: the style image's file name).")
 @click.option("--epochs", default=2, show_default=True, type=click.IntRange(min=1), help="Passes over the content images (when --steps is 0).")

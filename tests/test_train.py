@@ -312,3 +312,43 @@ def test_precision_choices(data, tmp_path):
     assert pick_train_precision("auto", torch.device("cuda")) == "fp16"
     with pytest.raises(TrainError, match="CUDA"):
         pick_train_precision("fp16", torch.device("cpu"))
+
+
+def test_a_multi_style_network_trains_lists_its_styles_and_round_trips(data, tmp_path):
+    from stylecam.models.multistyle import MultiStyleNetwork
+    from stylecam.models.styles import list_styles
+
+    second = data / "style2.png"
+    if not second.exists():
+        dots = np.full((64, 64, 3), 30, np.uint8)
+        dots[4::8, 4::8] = (250, 250, 250)
+        cv2.imwrite(str(second), dots)
+    path = train(config(data, tmp_path, style_image=(str(data / "style.png"), str(second)), member_names="stripes,dots",
+                        steps=12, style_weight=10.0))
+    assert path.name == "multistyle.safetensors"
+    ckpt = load_checkpoint(path)
+    assert ckpt.arch["styles"] == 2 and ckpt.training["member_names"] == ["stripes", "dots"]
+    net = ckpt.build()
+    assert isinstance(net, MultiStyleNetwork)
+    norm = net.state_dict()["net.encoder.1.weight"]  # the first instance norm: one row per style
+    assert norm.shape[0] == 2 and not torch.equal(norm[0], norm[1])  # each style trained its own rows
+    x = torch.rand(1, 3, 32, 32)
+    for i, name in enumerate(["stripes", "dots"]):
+        member = load_checkpoint(tmp_path / "members" / f"{name}.safetensors")
+        assert member.arch == {"name": "transformer_net", "width": 4, "blocks": 1}  # an ordinary network
+        assert member.training["style_image"] == ["style.png", "style2.png"][i] and member.training["multi_style"]["index"] == i
+        net.select(i)
+        with torch.no_grad():
+            torch.testing.assert_close(member.build()(x), net(x), rtol=0, atol=1e-5)
+    halfway = net.member([0.5, 0.5]).state_dict()
+    rows = net.state_dict()["net.encoder.1.weight"]
+    torch.testing.assert_close(halfway["encoder.1.weight"], rows.mean(0))
+    os.environ["STYLECAM_STYLES"] = str(tmp_path)
+    try:
+        listed = {s.name: s for s in list_styles()}
+        assert "2 styles: stripes, dots" in listed["multistyle"].description and "x2 styles" in listed["multistyle"].arch
+    finally:
+        del os.environ["STYLECAM_STYLES"]
+    resumed = train(config(data, tmp_path, style_image=(str(data / "style.png"), str(second)), member_names="stripes,dots",
+                           steps=14, resume=str(path)))
+    assert load_checkpoint(resumed).training["steps"] == 14

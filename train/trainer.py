@@ -33,6 +33,7 @@ from torch.utils.data import DataLoader, RandomSampler
 from stylecam.models.devices import pick_device
 from stylecam.pipeline.files import atomic_output, same_path
 from stylecam.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from stylecam.models.multistyle import MultiStyleNetwork
 from stylecam.models.networks import create_network
 from stylecam.models.widen import WidenError, widen_state
 from stylecam.models.vgg import CONTENT_LAYER, STYLE_LAYERS, load_vgg
@@ -49,9 +50,10 @@ class TrainError(Exception):
 @dataclass
 class TrainConfig:
     content_dir: str
-    style_image: str
+    style_image: str | tuple[str, ...]  # several: one multi-style network (models/multistyle.py)
     save_model_dir: str = "checkpoints"
     style_name: str = ""
+    member_names: str = ""  # multi-style: comma-separated names of the styles (default: the paintings' file names)
     steps: int = 0  # 0: derived from epochs
     epochs: int = 2
     batch_size: int = 4
@@ -165,10 +167,31 @@ def pick_train_precision(precision: str, device: torch.device) -> str:
     return "fp32"
 
 
+def paintings(cfg: TrainConfig) -> list[str]:
+    return [cfg.style_image] if isinstance(cfg.style_image, str) else list(cfg.style_image)
+
+
+def run_name(cfg: TrainConfig) -> str:
+    if cfg.style_name:
+        return cfg.style_name
+    images = paintings(cfg)
+    return Path(images[0]).stem if len(images) == 1 else "multistyle"
+
+
+def member_names(cfg: TrainConfig) -> list[str]:
+    images = paintings(cfg)
+    names = [n.strip() for n in cfg.member_names.split(",") if n.strip()] or [Path(p).stem for p in images]
+    if len(names) != len(images):
+        raise TrainError(f"--member-names gives {len(names)} names for {len(images)} style images")
+    if len(set(names)) != len(names):
+        raise TrainError("two styles of the multi-style network have the same name")
+    return names
+
+
 def check_outputs(cfg: TrainConfig) -> None:
     """A run never writes over its own inputs or an earlier run: checked before anything loads."""
     out_dir = Path(cfg.save_model_dir)
-    final = out_dir / f"{cfg.style_name or Path(cfg.style_image).stem}.safetensors"
+    final = out_dir / f"{run_name(cfg)}.safetensors"
     for flag, spec in (("--init", cfg.init), ("--teacher", cfg.teacher)):
         if spec and Path(spec).is_file() and same_path(spec, final):
             raise TrainError(f"{flag} {spec} is where this run would write its result: give another --save-model-dir "
@@ -200,7 +223,11 @@ def train(cfg: TrainConfig) -> Path:
         data = ImageFolder(cfg.content_dir, cfg.image_size, seed=cfg.seed + rank)
     except (FileNotFoundError, ValueError) as exc:
         raise TrainError(str(exc)) from None
-    style = load_style_image(cfg.style_image, cfg.style_size or 2 * cfg.image_size).to(device)
+    images = paintings(cfg)
+    members = member_names(cfg) if len(images) > 1 else []
+    if members and cfg.teacher:
+        raise TrainError("--teacher distils one style; train a multi-style network without it")
+    styles = [load_style_image(p, cfg.style_size or 2 * cfg.image_size).to(device) for p in images]
     perceptual = bool(cfg.content_weight or cfg.style_weight)
     if not (perceptual or cfg.teacher):
         raise TrainError("nothing to learn: content and style weights are 0 and there is no --teacher")
@@ -208,11 +235,16 @@ def train(cfg: TrainConfig) -> Path:
     teacher = _load_frozen(cfg.teacher, device) if cfg.teacher else None
     distill_weight = cfg.distill_weight or (1.0 if teacher is not None else 0.0)
 
-    net = create_network({"name": cfg.arch, "width": cfg.width, "blocks": cfg.blocks}).to(device).train()
+    net = create_network({"name": cfg.arch, "width": cfg.width, "blocks": cfg.blocks})
     widened_from = None
     if cfg.init:
         init = _read_checkpoint(cfg.init)
-        if init.arch == net.arch():
+        if members and "styles" not in init.arch and init.arch == net.arch():
+            net.load_state_dict(init.state)  # every style of the new multi-style network starts as this one
+        elif members and init.arch == dict(net.arch(), styles=len(members)):
+            net = create_network(init.arch)
+            net.load_state_dict(init.state)
+        elif init.arch == net.arch():
             net.load_state_dict(init.state)
         elif dict(init.arch, width=cfg.width) == net.arch() and cfg.width > init.arch.get("width", 0):
             # a wider network of the same design starts as an exact copy of the narrow one (models/widen.py)
@@ -223,10 +255,13 @@ def train(cfg: TrainConfig) -> Path:
             widened_from = init.arch.get("width")
         else:
             raise TrainError(f"--init checkpoint is a {init.arch}, but this run trains a {net.arch()}")
+    if members and not isinstance(net, MultiStyleNetwork):
+        net = MultiStyleNetwork(net, len(members))
+    net = net.to(device).train()
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     start_step = 0
     out_dir = Path(cfg.save_model_dir)
-    style_name = cfg.style_name or Path(cfg.style_image).stem
+    style_name = run_name(cfg)
     if cfg.resume:
         ckpt = _read_checkpoint(cfg.resume)
         if ckpt.arch != net.arch():
@@ -239,11 +274,12 @@ def train(cfg: TrainConfig) -> Path:
     model = torch.nn.parallel.DistributedDataParallel(net) if distributed else net
 
     steps = cfg.steps or cfg.epochs * max(1, len(data) // (cfg.batch_size * world))
-    style_grams = {}
+    style_grams: list[dict[str, torch.Tensor]] = [{} for _ in styles]  # per style: layer -> Gram target
     if vgg is not None:
         with torch.no_grad():
-            style_feats = vgg(style)
-            style_grams = {name: gram(style_feats[name]) for name in cfg.style_layers}
+            for grams, style in zip(style_grams, styles):
+                feats = vgg(style)
+                grams.update({name: gram(feats[name]) for name in cfg.style_layers})
     motion_rng = torch.Generator().manual_seed(cfg.seed + 1000 + rank)
 
     precision = pick_train_precision(cfg.precision, device)
@@ -261,7 +297,8 @@ def train(cfg: TrainConfig) -> Path:
     training_meta.update(vgg_source=vgg.source if vgg else None, vgg_norm=vgg.norm if vgg else None,
                          distill_weight=distill_weight, loss="relative (see train/losses.py)",
                          content_layer=CONTENT_LAYER, skipped_files=len(data.skipped), world_size=world,
-                         widened_from=widened_from, precision=precision)
+                         widened_from=widened_from, precision=precision, style_image=[Path(p).name for p in images],
+                         member_names=members)
     if is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
         if data.skipped:
@@ -284,14 +321,21 @@ def train(cfg: TrainConfig) -> Path:
 
     def checkpoint(step: int, path: Path) -> None:
         meta = dict(training_meta, steps=step, date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                    final_losses=last, style_image=Path(cfg.style_image).name)
+                    final_losses=last, style_image=Path(images[0]).name if not members else [Path(p).name for p in images])
         save_checkpoint(path, net, style=style_name, training=meta)
+        for i, member in enumerate(members):  # each style as an ordinary network, ready for every command
+            member_meta = dict(meta, style_image=Path(images[i]).name,
+                               multi_style={"file": path.name, "index": i, "styles": members})
+            save_checkpoint(out_dir / "members" / f"{member}.safetensors", net.member(i), style=member, training=member_meta)
         with atomic_output(_optimizer_path(path)) as tmp:
             torch.save(optimizer.state_dict(), tmp)
 
     def run_step(step: int) -> None:
         nonlocal last
         x = next(loader).to(device, non_blocking=use_amp)  # async only from pinned memory (CUDA)
+        current = (step - 1) % len(styles)  # multi-style: the styles take turns, one per batch
+        if members:
+            net.select(current)
         zero = torch.zeros((), device=device)
         lc = ls = lt = ltemp = ld = zero
         with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
@@ -306,7 +350,7 @@ def train(cfg: TrainConfig) -> Path:
                 with torch.no_grad():
                     feats_x = vgg(x)
                 lc = content_loss(feats_y[CONTENT_LAYER].float(), feats_x[CONTENT_LAYER].float())
-                ls = style_loss({k: v.float() for k, v in feats_y.items()}, style_grams)
+                ls = style_loss({k: v.float() for k, v in feats_y.items()}, style_grams[current])
             if teacher is not None:
                 with torch.no_grad():
                     target = teacher(x).float().clamp(0, 1)
