@@ -29,7 +29,7 @@ def bench_spec(input_path: str | None, size: tuple[int, int], frames: int, style
     spec = {
         "source": source,
         "stages": [
-            {"type": "preprocess", "image_size": image_size},
+            {"type": "preprocess", "image_size": image_size, "adaptive": live},
             {"type": "inference", "style": style, "batch_size": batch_size, "batch_timeout_ms": 40.0, "backend": backend,
              "network": network, "threads": threads, "workers": workers},
             {"type": "postprocess"},
@@ -92,8 +92,13 @@ def run_bench(input_path: str | None, size: tuple[int, int], frames: int, style:
         spec = bench_spec(input_path, size, frames, style, image_size, backend, batch_size, sink, Path(tmp), live, network, threads, workers)
         # Naive first: both runs then find the same warm caches (ONNX export, page cache) from the second on.
         naive_result = naive_loop(spec, device) if naive else None
-        report = build_pipeline(spec, device=device).run()
+        pipeline = build_pipeline(spec, device=device)
+        report = pipeline.run()
     result = report.to_dict()
+    controller = pipeline.ctx.extras.get("size_controller")
+    if controller is not None:  # [seconds since the start, inference short side] at every change
+        t0 = controller.changes[0][0]
+        result["inference_sizes"] = [[round(t - t0, 3), s] for t, s in controller.changes]
     result.update(
         naive_fps=naive_result["fps"] if naive_result else None,
         naive_latency_p50_ms=naive_result["latency_p50_ms"] if naive_result else None,

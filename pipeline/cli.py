@@ -276,7 +276,7 @@ def live(style_specs: tuple[str, ...], mix: float | None, source: str, webcam_fl
     spec = {
         "source": src,
         "stages": [
-            {"type": "preprocess", "image_size": image_size},
+            {"type": "preprocess", "image_size": image_size, "adaptive": True},
             {"type": "inference", "style": style, "batch_size": 1, "network": network, "workers": workers, "threads": threads,
              "mix_with": mix_with, "mix": mix or 0.0},
             {"type": "postprocess", "strength": strength, "output_size": size, "keep_colors": keep_colors},
@@ -290,6 +290,10 @@ def live(style_specs: tuple[str, ...], mix: float | None, source: str, webcam_fl
     pipeline.ctx.extras["controls"] = LiveControls(styles=[style, *others], strength=strength)
     report = pipeline.run()
     click.echo(report.table())
+    controller = pipeline.ctx.extras.get("size_controller")
+    if controller is not None:
+        click.echo("inference short side: " + " -> ".join(str(s) for _, s in controller.changes)
+                   + f" ({len(controller.changes) - 1} changes; --image-size pins it)")
     if stats_json:
         report.write_json(stats_json)
 
@@ -390,6 +394,8 @@ def bench(input_path: str | None, size: str, frames: int, style: str, image_size
     click.echo(f"pipeline: {result['fps']:.2f} fps, end-to-end p50 {result['latency_p50_ms']:.0f} ms, "
                f"p95 {result['latency_p95_ms']:.0f} ms, {result['dropped']} of {result['frames_in']} frames dropped, "
                f"process CPU {result['cpu_cores']:.2f} cores")
+    if result.get("inference_sizes"):
+        click.echo("inference short side: " + " -> ".join(f"{side} (at {t:.1f} s)" for t, side in result["inference_sizes"]))
     if result["naive_fps"] is not None:
         click.echo(f"naive loop: {result['naive_fps']:.2f} fps, p95 {result['naive_latency_p95_ms']:.0f} ms")
         click.echo(f"pipeline / naive: {result['ratio']:.2f}x")

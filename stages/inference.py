@@ -11,6 +11,7 @@ passed since the first one arrived). Frames of different sizes (an image folder)
 from __future__ import annotations
 
 import os
+import time
 
 import torch
 
@@ -162,6 +163,9 @@ class Inference:
             self._prepare_mix()
             if self.controls is not None:
                 self.controls.mix = self.mix
+        self.size_controller = ctx.extras.get("size_controller")
+        if self.size_controller is not None:
+            self.size_controller.set_workers(self.workers, float(ctx.fps or 30))
         size = ctx.extras.get("inference_size")  # set by preprocess when the source knows its frame size
         if self.device.type != "cpu" and size:
             self.warm_up(*size)
@@ -196,7 +200,11 @@ class Inference:
         for f in frames:
             groups.setdefault(tuple(f.data.shape), []).append(f)
         for group in groups.values():
+            t0 = time.perf_counter()
             y = self._run(net, torch.stack([f.data for f in group]))
+            if self.size_controller is not None:  # this worker's time per frame, at the size it ran
+                size = group[0].meta.get("inference_size")
+                self.size_controller.observe((time.perf_counter() - t0) / len(group), size[2] if size else -1)
             for f, out in zip(group, y):
                 f.data = out
         return frames

@@ -19,7 +19,9 @@ from stylecam.stages.controls import LiveControls, help_text
 
 def overlay_lines(frame: Frame, fps: float, now: float) -> list[str]:
     stages = "  ".join(f"{name} {1000 * (leave - enter):.0f}" for name, (enter, leave) in frame.timings.items())
-    return [f"{fps:4.1f} fps   latency {1000 * (now - frame.t_capture):.0f} ms", f"ms: {stages}"]
+    size = frame.meta.get("inference_size")
+    inference = f"   inference {size[0]}x{size[1]}" if size else ""
+    return [f"{fps:4.1f} fps   latency {1000 * (now - frame.t_capture):.0f} ms{inference}", f"ms: {stages}"]
 
 
 def draw_text(bgr: np.ndarray, lines: list[str]) -> None:

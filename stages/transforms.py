@@ -55,23 +55,35 @@ class Preprocess:
     name = "preprocess"
     takes, gives = (RGB,), TENSOR
 
-    def __init__(self, size: str | None = None, image_size: int | None = None, device: str = "auto") -> None:
+    def __init__(self, size: str | None = None, image_size: int | None = None, device: str = "auto",
+                 adaptive: bool = False) -> None:
         self.size = parse_size(size)
         self.short_side = image_size
         self.device_name = device
+        # adaptive: behind a live source with no size given, the inference size follows the machine's
+        # speed (stages/adaptive.py); the inference stage reports its time per frame to the controller
+        self.adaptive = adaptive
+        self.controller = None
 
     def open(self, ctx: Context) -> None:
         self.device = torch.device(ctx.device if self.device_name == "auto" else self.device_name)
         self.pin = self.device.type == "cuda"
-        self._dims: dict[tuple[int, int], tuple[int, int]] = {}
+        self._dims: dict[tuple[int, int, int | None], tuple[int, int]] = {}
+        if self.adaptive and ctx.live and not self.size and not self.short_side and ctx.width and ctx.height:
+            from stylecam.stages.adaptive import SizeController
+
+            self.controller = SizeController(float(ctx.fps or 30), workers=1, largest=min(ctx.width, ctx.height))
+            ctx.extras["size_controller"] = self.controller
         if ctx.width and ctx.height:  # lets inference warm up at the size to come
             ctx.extras["inference_size"] = inference_size(ctx.width, ctx.height, self.size, self.short_side)
 
     def process(self, frame: Frame) -> Frame:
         h, w = frame.data.shape[:2]
-        if (w, h) not in self._dims:
-            self._dims[(w, h)] = inference_size(w, h, self.size, self.short_side)
-        tw, th = self._dims[(w, h)]
+        short = self.controller.short_side if self.controller is not None else self.short_side
+        if (w, h, short) not in self._dims:
+            self._dims[(w, h, short)] = inference_size(w, h, self.size, short)
+        tw, th = self._dims[(w, h, short)]
+        frame.meta["inference_size"] = (tw, th, short)
         rgb = resize(frame.data, tw, th)
         tensor = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)
         if self.pin:

@@ -1,0 +1,79 @@
+"""The adaptive inference size of live mode: down when frames would drop, up when there is room, steady
+on a steady load."""
+import random
+import time
+
+from stylecam.pipeline.engine import Pipeline
+from stylecam.pipeline.stage import Context
+from stylecam.stages.adaptive import SizeController
+from stylecam.stages.inference import Inference
+from stylecam.stages.sources import TestPatternSource
+from stylecam.stages.transforms import Postprocess, Preprocess
+
+
+def feed(controller, frames, ms_at_480, rng):
+    """Inference time grows with the pixel count; +-10 % noise, as on a shared machine."""
+    for _ in range(frames):
+        side = controller.short_side
+        controller.observe(ms_at_480 / 1000 * (side / 480) ** 2 * rng.uniform(0.9, 1.1), side)
+
+
+def test_steps_down_under_a_slow_network_and_back_up_when_it_speeds_up_without_pumping():
+    rng = random.Random(0)
+    controller = SizeController(fps=30, workers=2, largest=480)  # budget 2 x 0.85 / 30 = 57 ms
+    assert controller.short_side == 480
+    feed(controller, 300, ms_at_480=80, rng=rng)  # too slow at 480 and at 432 (65 ms); 384 takes 51 ms
+    assert controller.short_side == 384
+    changes = len(controller.changes)
+    feed(controller, 600, ms_at_480=80, rng=rng)  # a steady load: no pumping
+    assert len(controller.changes) == changes
+    feed(controller, 600, ms_at_480=25, rng=rng)  # the neighbour went away
+    assert controller.short_side == 480
+    changes = len(controller.changes)
+    feed(controller, 600, ms_at_480=25, rng=rng)
+    assert len(controller.changes) == changes
+    assert [s for _, s in controller.changes] == [480, 432, 384, 432, 480]
+
+
+def test_a_load_at_the_edge_of_the_budget_does_not_oscillate():
+    rng = random.Random(1)
+    controller = SizeController(fps=30, workers=1, largest=480)  # budget 28 ms
+    feed(controller, 2000, ms_at_480=30, rng=rng)  # 480 is just over; 432 (24 ms) fits
+    assert [s for _, s in controller.changes] == [480, 432]
+
+
+class SlowInference(Inference):
+    """The real inference stage with the time of a CPU 1 ms per 1000 pixels slower than this one:
+    the adaptive size must not depend on how fast the machine running the test is."""
+
+    def _run(self, net, x):
+        time.sleep(x.shape[-1] * x.shape[-2] / 1e6)
+        return super()._run(net, x)
+
+
+def test_live_pipeline_follows_the_controller():
+    source = TestPatternSource(320, 240, fps=30, duration=4, live=True)
+    pre = Preprocess(adaptive=True)
+    seen = []
+
+    class Sizes:
+        name = "sizes"
+
+        def open(self, ctx):
+            pass
+
+        def process(self, frame):
+            seen.append(frame.data.shape[:2])
+
+        def close(self):
+            pass
+
+    inference = SlowInference("random", workers=1, threads=1, backend="torch")
+    report = Pipeline(source, [pre, inference, Postprocess()], [Sizes()], Context(device="cpu"), queue_size=2).run()
+    sides = [s for _, s in pre.controller.changes]
+    assert sides[0] == 240 and sides[-1] < 240 and sides == sorted(sides, reverse=True)  # stepped down, stayed
+    # the added time alone is over the 28 ms budget (one worker at 30 fps) down to a short side of 160
+    # (34 ms there, 49 ms at 192): every rung above 160 must have been left
+    assert sides[-1] <= 160
+    assert all(shape == (240, 320) for shape in seen)  # output keeps the camera's size
+    assert report.frames_out > 0
