@@ -33,6 +33,8 @@ class VirtualCameraSink:
         self.width, self.height, self.fps, self.mirror, self.backend = width, height, fps, mirror, backend
         self.cam = None
         self.sent = 0
+        self._last_frame: Frame | None = None
+        self._last_buffer: np.ndarray | None = None
 
     def open(self, ctx: Context) -> None:
         import pyvirtualcam
@@ -61,7 +63,10 @@ class VirtualCameraSink:
         return np.ascontiguousarray(rgb)
 
     def process(self, frame: Frame) -> None:
-        self.cam.send(self.prepare(frame.data))
+        # A resend of the last frame (the engine's idle resend) sends the buffer already prepared for it.
+        if frame is not self._last_frame:
+            self._last_frame, self._last_buffer = frame, self.prepare(frame.data)
+        self.cam.send(self._last_buffer)
         self.sent += 1
 
     def close(self) -> None:

@@ -215,3 +215,27 @@ def test_preview_window_hotkeys_under_xvfb(tmp_path):
             live.wait(10)
         xvfb.terminate()
         xvfb.wait(10)
+
+
+def test_an_idle_resend_sends_the_buffer_already_prepared():
+    """pyvirtualcam cannot open a device here (tests/test_vcam.py runs the real one in a VM): a stand-in
+    camera records what the sink hands it."""
+    from stylecam.pipeline.item import Frame
+    from stylecam.stages.vcam import VirtualCameraSink
+
+    class RecordingCamera:
+        def __init__(self):
+            self.buffers = []
+
+        def send(self, buffer):
+            self.buffers.append(buffer)
+
+    sink = VirtualCameraSink(mirror=True)
+    sink.cam, sink.size = RecordingCamera(), (32, 24)
+    first = Frame(np.zeros((48, 64, 3), np.uint8), 0)
+    second = Frame(np.full((48, 64, 3), 9, np.uint8), 1)
+    for frame in (first, first, first, second, second):
+        sink.process(frame)
+    sent = sink.cam.buffers
+    assert sent[0] is sent[1] is sent[2] and sent[3] is sent[4] and sent[2] is not sent[3]  # one conversion a frame
+    assert sent[0].shape == (24, 32, 3) and sent[3].flags["C_CONTIGUOUS"] and sink.sent == 5
