@@ -76,8 +76,9 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 
 # Kept in step with stages/inference.py BACKENDS and models/styles.py NETWORKS (tests/test_cli_errors.py).
-BACKEND_CHOICES = ["auto", "torch", "onnxruntime"]
-BACKEND_HELP = "Inference backend; auto: onnxruntime on the CPU (measured faster), torch on GPUs."
+BACKEND_CHOICES = ["auto", "torch", "onnxruntime", "openvino"]
+BACKEND_HELP = ("Inference backend; auto: on a CPU the faster of openvino and onnxruntime, timed at start on this CPU; "
+                "torch on GPUs.")
 NETWORK_CHOICES = ["auto", "fast", "half", "full"]
 NETWORK_HELP = ("Which network of the style: fast (NAME-fast, fast_net), half (NAME, Johnson's at half width), "
                 "full (NAME-full, Johnson's at full width); auto: fast on the CPU, half on MPS, full on CUDA.")

@@ -11,6 +11,7 @@ passed since the first one arrived). Frames of different sizes (an image folder)
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 import torch
@@ -22,7 +23,7 @@ from stylecam.pipeline.item import Frame
 from stylecam.pipeline.stage import Context, StageError, STYLED, TENSOR
 
 
-BACKENDS = ("auto", "torch", "onnxruntime")
+BACKENDS = ("auto", "torch", "onnxruntime", "openvino")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 MIX_STEPS = 10  # mixes of two styles prepared at open: 0, 0.1, ..., 1 (and the one asked for)
 DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
@@ -66,6 +67,56 @@ class OnnxRunner:
         return torch.from_numpy(self.session.run(None, {"input": x.float().numpy()})[0])
 
 
+class OpenVinoRunner:
+    """Callable like the torch network, run by OpenVINO's CPU plugin from the same ONNX export. With
+    precision auto the plugin picks its own (bf16 on CPUs with native bf16: 2.1x ONNX Runtime at 640x480
+    on one thread here, at most 1.8/255 from fp32); fp32 pins f32. One infer request per thread, so
+    several inference workers can share the compiled model."""
+
+    def __init__(self, net: torch.nn.Module, threads: int, precision: str = "auto") -> None:
+        import openvino as ov
+
+        from stylecam.models.export import onnx_bytes
+
+        core = ov.Core()
+        config: dict = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads or 0}
+        if precision != "auto":
+            config["INFERENCE_PRECISION_HINT"] = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}[precision]
+        self.compiled = core.compile_model(core.read_model(model=onnx_bytes(net), weights=b""), "CPU", config)
+        hint = str(self.compiled.get_property("INFERENCE_PRECISION_HINT")).lower()  # e.g. "<Type: 'bfloat16'>"
+        self.precision = "bf16" if "bf" in hint else "fp16" if "16" in hint else "fp32"
+        self._local = threading.local()
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        request = getattr(self._local, "request", None)
+        if request is None:
+            request = self._local.request = self.compiled.create_infer_request()
+        out = request.infer({0: x.float().numpy()})
+        return torch.from_numpy(next(iter(out.values())).copy())
+
+
+def openvino_available() -> bool:
+    try:
+        import openvino  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def faster_cpu_backend(net: torch.nn.Module, threads: int, size: tuple[int, int], rounds: int = 3) -> str:
+    """OpenVINO or ONNX Runtime, whichever runs this network faster on this CPU at the size to come,
+    timed now (a few frames): which wins depends on the CPU (bf16, AVX-512, the thread layout)."""
+    x = torch.rand(1, 3, size[1], size[0])
+    timings = {}
+    for name, runner in (("onnxruntime", OnnxRunner(net, threads)), ("openvino", OpenVinoRunner(net, threads))):
+        runner(x)  # first run: allocations, kernel choice
+        t0 = time.perf_counter()
+        for _ in range(rounds):
+            runner(x)
+        timings[name] = time.perf_counter() - t0
+    return min(timings, key=timings.get)
+
+
 class Inference:
     name = "inference"
     takes, gives = (TENSOR,), STYLED
@@ -107,6 +158,10 @@ class Inference:
     def _runner(self, net: torch.nn.Module):
         if self.backend == "onnxruntime":
             return OnnxRunner(net, self.threads)
+        if self.backend == "openvino":
+            runner = OpenVinoRunner(net, self.threads, self.precision)
+            self.effective_precision = runner.precision
+            return runner
         return net.to(self.device).eval()
 
     def _load(self, spec: str):
@@ -134,19 +189,31 @@ class Inference:
 
     def open(self, ctx: Context) -> None:
         self.device = torch.device(ctx.device if self.device_name == "auto" else self.device_name)
-        if self.backend == "auto":  # measured (docs/benchmarks.md): onnxruntime 1.4-2.4x eager PyTorch on CPUs
-            self.backend = "onnxruntime" if self.device.type == "cpu" else "torch"
-        if self.backend == "onnxruntime" and self.device.type != "cpu":
-            raise StageError("the onnxruntime backend runs on the CPU here: use --device cpu or --backend torch")
+        if self.backend in ("onnxruntime", "openvino") and self.device.type != "cpu":
+            raise StageError(f"the {self.backend} backend runs on the CPU here: use --device cpu or --backend torch")
+        if self.backend == "openvino" and not openvino_available():
+            raise StageError("the openvino backend needs the openvino package: pip install openvino")
         if self.device.type == "cpu":
             self.workers, self.threads = split_cores(self.workers, self.threads, cpu_cores())
-            if self.backend == "torch":
-                torch.set_num_threads(self.threads)
         else:
             self.workers = self.workers or 1
-        self.precision = pick_precision(self.precision, self.device)
+        if self.backend == "auto":
+            # On a CPU both compiled runtimes beat eager PyTorch (ONNX Runtime 1.4-2.4x, docs/benchmarks.md);
+            # which of the two is faster depends on the CPU, so it is measured here.
+            if self.device.type != "cpu":
+                self.backend = "torch"
+            elif openvino_available() and self.precision in ("auto", "fp32") and not self.mix_with:
+                size = ctx.extras.get("inference_size") or (256, 256)
+                self.backend = faster_cpu_backend(self._network(self.style), self.threads, size[:2])
+            else:
+                self.backend = "onnxruntime"
+        if self.backend == "torch" and self.device.type == "cpu":
+            torch.set_num_threads(self.threads)
+        if self.backend != "openvino":  # OpenVINO picks its own precision under auto
+            self.precision = pick_precision(self.precision, self.device)
         if self.backend == "onnxruntime" and self.precision != "fp32":
             raise StageError("the onnxruntime backend runs in fp32: use --backend torch for fp16 or bf16")
+        self.effective_precision = self.precision
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed frame sizes: let cuDNN pick its fastest kernels once
         self.net = self._load(self.style)
@@ -171,7 +238,7 @@ class Inference:
             self.warm_up(*size)
 
     def _autocast(self):
-        if self.precision == "fp32":
+        if self.backend != "torch" or self.precision == "fp32":  # the compiled runtimes set their own
             return torch.autocast(self.device.type, enabled=False)
         return torch.autocast(self.device.type, dtype=DTYPES[self.precision])
 

@@ -137,3 +137,38 @@ def test_transcode_takes_workers_and_threads(tmp_path, tiny_style):
                                        "--threads", "1", "--no-progress"])
     assert result.exit_code == 0, result.output
     assert len(decode_video(out)) == 6
+
+
+@pytest.mark.parametrize("style,precision,tolerance", [("tiny", "fp32", 1e-3), ("starry_night-fast", "auto", 3 / 255),
+                                                     ("starry_night", "auto", 3 / 255)])
+def test_openvino_backend_matches_the_float_network(tiny_style, style, precision, tolerance):
+    """OpenVINO runs the same ONNX export; with precision auto it may compute in bf16 (CPUs with native
+    bf16): the shipped networks stay within 3/255 of fp32 on a real picture. Pinned to fp32 it matches
+    within float rounding."""
+    from stylecam.models.styles import load_style
+    from stylecam.pipeline.stage import Context
+    from stylecam.stages.inference import Inference
+    from stylecam.stages.sources import TestPatternSource
+
+    spec = str(tiny_style) if style == "tiny" else style
+    frames = [torch.from_numpy(TestPatternSource(96, 64).render(n)).permute(2, 0, 1).contiguous() for n in (3, 40)]
+    frames.append(torch.full((3, 64, 96), 128, dtype=torch.uint8))  # a flat frame
+    net, _ = load_style(spec, "fast" if style.endswith("-fast") else "half")
+    stage = Inference(style=spec, backend="openvino", device="cpu", precision=precision, workers=2,
+                      network="fast" if style.endswith("-fast") else "half")
+    stage.open(Context(device="cpu"))
+    try:
+        got = torch.stack([f.data for f in stage.process([Frame(x.clone(), i) for i, x in enumerate(frames)])])
+    finally:
+        stage.close()
+    with torch.no_grad():
+        want = net.eval()(torch.stack(frames).float() / 255).clamp(0, 1)
+    assert torch.isfinite(got).all() and (got - want).abs().max().item() <= tolerance
+    assert stage.effective_precision in (("fp32",) if precision == "fp32" else ("fp32", "bf16", "fp16"))
+
+
+def test_cpu_default_backend_is_measured_between_the_compiled_runtimes(tiny_style):
+    from stylecam.models.checkpoint import load_checkpoint
+    from stylecam.stages.inference import faster_cpu_backend
+
+    assert faster_cpu_backend(load_checkpoint(tiny_style).build(), 1, (64, 48)) in ("onnxruntime", "openvino")

@@ -112,7 +112,7 @@ def test_auto_network_is_the_fast_twin_on_cpu(tmp_path, monkeypatch):
         assert isinstance(stage.net, expected) and stage.net.width == width, network
     stage = Inference(style="duo", device="cpu")
     stage.open(Context(device="cpu"))
-    assert stage.backend == "onnxruntime"  # the measured CPU default
+    assert stage.backend in ("onnxruntime", "openvino")  # whichever measured faster on this CPU, just now
     with pytest.raises(StageError, match="network must be one of"):
         Inference(style="duo", network="fastest")
     # -plain twins (with or without -fast) are listed only with --all
