@@ -95,10 +95,11 @@ def run_bench(input_path: str | None, size: tuple[int, int], frames: int, style:
         pipeline = build_pipeline(spec, device=device)
         report = pipeline.run()
     result = report.to_dict()
+    t0 = pipeline.recorder.t_first_in or 0.0
+    result["frame_out_s"] = [round(t - t0, 4) for t in pipeline.recorder.out_times]
     controller = pipeline.ctx.extras.get("size_controller")
-    if controller is not None:  # [seconds since the start, inference short side] at every change
-        t0 = controller.changes[0][0]
-        result["inference_sizes"] = [[round(t - t0, 3), s] for t, s in controller.changes]
+    if controller is not None:  # [seconds since the first frame, inference short side] at every change
+        result["inference_sizes"] = [[round(max(0.0, t - t0), 3), s] for t, s in controller.changes]
     result.update(
         naive_fps=naive_result["fps"] if naive_result else None,
         naive_latency_p50_ms=naive_result["latency_p50_ms"] if naive_result else None,

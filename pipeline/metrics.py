@@ -106,6 +106,7 @@ class Recorder:
         self.t_last_out: float | None = None
         self.cpu_first_in: float | None = None  # process CPU seconds (all threads) at those moments
         self.cpu_last_out: float | None = None
+        self.out_times: list[float] = []  # when each frame reached the first sink (fps over time)
 
     def stage_time(self, name: str, seconds: float, frames: int = 1) -> None:
         with self._lock:
@@ -128,6 +129,7 @@ class Recorder:
         with self._lock:
             self.frames_out += 1
             self.t_last_out, self.cpu_last_out = t_done, time.process_time()
+            self.out_times.append(t_done)
             if self.frames_out > self.warmup:
                 self._e2e_ms.append((t_done - t_capture) * 1000.0)
 
