@@ -130,7 +130,7 @@ def test_hotkeys_switch_style_and_bypass_without_restarting(tmp_path):
     keys = SwitchAt(controls, {3: "n", 10: "b"})
     ctx = Context(device="cpu")
     ctx.extras["controls"] = controls
-    inference = Inference(str(paths[0]))
+    inference = Inference(str(paths[0]), backend="onnxruntime")  # fp32, as the expected frames
     source = TestPatternSource(64, 48, frames=14)
     Pipeline(source, [Preprocess(), inference, Postprocess()], [keys], ctx, queue_size=1).run()
     assert set(inference._loaded) == {str(p) for p in paths}  # both loaded before the first frame

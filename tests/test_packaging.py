@@ -38,7 +38,7 @@ def test_wheel_installs_one_top_level_name_with_its_data(wheel):
     assert not any("-plain" in n for n in names)  # evaluation-only twins stay in the repository
     assert wheel.stat().st_size <= 60 * 2**20
     assert "stylecam = stylecam.pipeline.cli:main" in entry_points
-    assert "Requires-Dist: av>=14.2" in metadata and "Requires-Dist: torch>=2.5" in metadata
+    assert "Requires-Dist: av>=15.0" in metadata and "Requires-Dist: torch>=2.5" in metadata
 
 
 def test_installed_wheel_transcodes_from_any_folder(wheel, tmp_path):
