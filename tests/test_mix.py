@@ -17,6 +17,7 @@ from stylecam.stages.controls import LiveControls
 from stylecam.stages.inference import Inference
 from stylecam.stages.sources import TestPatternSource
 from stylecam.stages.transforms import Postprocess, Preprocess
+from tests.test_live import SwitchAt
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,32 +52,12 @@ def test_mix_0_and_1_are_the_two_styles_and_between_is_their_blend(two_styles, b
         stage.close()
 
 
-class PressKeys:
-    """A sink that presses preview hotkeys at given frames, as a person at the preview would."""
-
-    name = "keys"
-
-    def __init__(self, controls, keys):
-        self.controls, self.keys, self.frames = controls, keys, []
-
-    def open(self, ctx):
-        pass
-
-    def process(self, frame):
-        self.frames.append(frame.data)
-        if frame.seq in self.keys:
-            self.controls.handle_key(self.keys[frame.seq])
-
-    def close(self):
-        pass
-
-
 def test_changing_the_mix_live_loses_no_frame_and_computes_nothing_on_the_frame_path(two_styles):
     controls = LiveControls(styles=[two_styles[0]])
     ctx = Context(device="cpu")
     ctx.extras["controls"] = controls
     inference = Inference(two_styles[0], mix_with=two_styles[1], backend="torch")
-    keys = PressKeys(controls, {4: "]", 5: "]", 6: "]", 20: "["})
+    keys = SwitchAt(controls, {4: "]", 5: "]", 6: "]", 20: "["})
     source = TestPatternSource(64, 48, frames=40)
     report = Pipeline(source, [Preprocess(), inference, Postprocess()], [keys], ctx, queue_size=1).run()
     assert report.frames_out == 40 == len(keys.frames) and report.dropped == 0
