@@ -103,12 +103,13 @@ def openvino_available() -> bool:
     return True
 
 
-def faster_cpu_backend(net: torch.nn.Module, threads: int, size: tuple[int, int], rounds: int = 3) -> str:
+def faster_cpu_backend(net: torch.nn.Module, threads: int, size: tuple[int, int], rounds: int = 3,
+                       precision: str = "auto") -> str:
     """OpenVINO or ONNX Runtime, whichever runs this network faster on this CPU at the size to come,
     timed now (a few frames): which wins depends on the CPU (bf16, AVX-512, the thread layout)."""
     x = torch.rand(1, 3, size[1], size[0])
     timings = {}
-    for name, runner in (("onnxruntime", OnnxRunner(net, threads)), ("openvino", OpenVinoRunner(net, threads))):
+    for name, runner in (("onnxruntime", OnnxRunner(net, threads)), ("openvino", OpenVinoRunner(net, threads, precision))):
         runner(x)  # first run: allocations, kernel choice
         t0 = time.perf_counter()
         for _ in range(rounds):
@@ -203,8 +204,9 @@ class Inference:
             if self.device.type != "cpu":
                 self.backend = "torch"
             elif openvino_available() and self.precision in ("auto", "fp32") and not self.mix_with:
+                # (with mix_with: ONNX Runtime, so the eleven mix steps are not built twice to be timed)
                 size = ctx.extras.get("inference_size") or (256, 256)
-                self.backend = faster_cpu_backend(self._network(self.style), self.threads, size[:2])
+                self.backend = faster_cpu_backend(self._network(self.style), self.threads, size[:2], precision=self.precision)
             else:
                 self.backend = "onnxruntime"
         if self.backend == "torch" and self.device.type == "cpu":
