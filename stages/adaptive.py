@@ -1,9 +1,10 @@
 """Adaptive inference size for live sources: keep inference within the camera's frame budget.
 
 The inference stage reports how long each frame took; preprocess asks for the short side to resize the
-next frame to. The controller steps the size down a rung as soon as the smoothed time per frame exceeds
-the budget (frames would start to drop), and up a rung only when the next rung's predicted time (the
-time scales with the pixel count) stays well under it for a while. The gap between the two thresholds
+next frame to. The controller steps the size down as soon as the smoothed time per frame exceeds the
+budget (frames would start to drop), straight to the largest rung predicted to fit (the time scales with
+the pixel count), and up one rung only when that rung's predicted time stays well under the budget for a
+while. The gap between the two thresholds
 and a cool-down after every change keep the picture from pumping on a steady load.
 
 budget = workers x share / fps: with two inference workers at 30 fps each frame may take up to
@@ -55,7 +56,7 @@ class SizeController:
             self._ewma = seconds if self._ewma is None else (1 - self.alpha) * self._ewma + self.alpha * seconds
             self._over = self._over + 1 if self._ewma > self.budget_s else 0
             if self._over >= self.down_after and self.index < len(self.rungs) - 1:
-                self._step(+1)
+                self._step(self._rungs_down())
                 return
             if self.index > 0 and self._since_change > self.cooldown:
                 bigger = self.rungs[self.index - 1]
@@ -63,6 +64,14 @@ class SizeController:
                 self._calm = self._calm + 1 if predicted < self.up_margin * self.budget_s else 0
                 if self._calm >= self.up_after:
                     self._step(-1)
+
+    def _rungs_down(self) -> int:
+        """How many rungs down to the largest size predicted to fit (time ~ pixel count), at least one: a
+        1080p camera on a slow machine gets there in one step instead of dropping frames on every rung."""
+        for steps, side in enumerate(self.rungs[self.index + 1:], start=1):
+            if self._ewma * (side / self.short_side) ** 2 <= self.budget_s:
+                return steps
+        return len(self.rungs) - 1 - self.index
 
     def _step(self, direction: int) -> None:
         self.index += direction
