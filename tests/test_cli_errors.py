@@ -4,12 +4,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.media import decode_video, make_audio_only, make_video
+from tests.processes import interrupt_when
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,21 +75,9 @@ def test_debug_shows_the_traceback(media):
 def test_ctrl_c_leaves_a_playable_file(tmp_path):
     out = tmp_path / "out.mp4"
     part = tmp_path / ".out.mp4.part"
-    proc = subprocess.Popen([sys.executable, "-m", "stylecam.pipeline.cli", "transcode", "testsrc", str(out),
-                             "--style", "random", "--image-size", "32", "--no-progress"],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.time() + 60
-        while time.time() < deadline and not (part.exists() and part.stat().st_size > 2000):
-            time.sleep(0.05)  # wait until frames are flowing into the file
-        assert part.exists(), "the output never started"
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-    assert proc.returncode == 130, err
+    code, err = interrupt_when(["transcode", "testsrc", out, "--style", "random", "--image-size", "32", "--no-progress"],
+                               lambda: part.exists() and part.stat().st_size > 2000, [signal.SIGINT])
+    assert code == 130, err
     assert "Traceback" not in err and "interrupted" in err
     frames = decode_video(out)
     assert 0 < len(frames) < 120  # a valid file holding the frames processed so far

@@ -5,7 +5,6 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import cv2
@@ -17,6 +16,7 @@ from stylecam.pipeline.stage import Context
 from stylecam.stages.sinks import ImageSink, VideoFileSink
 from stylecam.stages.sources import TestPatternSource
 from tests.media import decode_video, make_video
+from tests.processes import interrupt_when
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -155,33 +155,17 @@ def test_written_files_get_the_umask_permissions(tmp_path, tiny_style):
 
 # -- signals ---------------------------------------------------------------------------------------
 
-def start_transcode(out: Path, *extra) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "stylecam.pipeline.cli", "transcode", "testsrc", str(out),
-                             "--style", "random", "--image-size", "32", "--no-progress", *extra],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def wait_for_frames(out: Path, proc: subprocess.Popen) -> None:
+def transcode_until_frames_flow(out: Path, signals: list[int]) -> tuple[int, str]:
     part = out.with_name(f".{out.name}.part")
-    deadline = time.time() + 60
-    while time.time() < deadline and proc.poll() is None and not (part.exists() and part.stat().st_size > 2000):
-        time.sleep(0.05)
-    assert part.exists(), "the output never started"
+    return interrupt_when(["transcode", "testsrc", out, "--style", "random", "--image-size", "32", "--no-progress"],
+                          lambda: part.exists() and part.stat().st_size > 2000, signals)
 
 
 @pytest.mark.parametrize("signum,code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_sigterm_and_sighup_finish_the_output_like_ctrl_c(tmp_path, signum, code):
     out = tmp_path / "out.mp4"
-    proc = start_transcode(out)
-    try:
-        wait_for_frames(out, proc)
-        proc.send_signal(signum)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-    assert proc.returncode == code, err
+    returncode, err = transcode_until_frames_flow(out, [signum])
+    assert returncode == code, err
     assert "Traceback" not in err and "finishing the output" in err
     written = int(err.split("interrupted: ")[1].split(" frames")[0])
     frames = decode_video(out)
@@ -193,18 +177,8 @@ def test_a_second_ctrl_c_aborts_cleanly_and_keeps_an_earlier_output(tmp_path):
     out = tmp_path / "out.mp4"
     make_video(out, frames=3, audio=False)
     before = out.read_bytes()
-    proc = start_transcode(out)
-    try:
-        wait_for_frames(out, proc)
-        proc.send_signal(signal.SIGINT)
-        time.sleep(0.02)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-    assert proc.returncode == 130 and "Traceback" not in err, err
+    returncode, err = transcode_until_frames_flow(out, [signal.SIGINT, signal.SIGINT])
+    assert returncode == 130 and "Traceback" not in err, err
     assert err.strip().splitlines()[-1].startswith("stylecam: aborted")
     assert out.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
 

@@ -267,31 +267,21 @@ def test_init_starts_from_weights_but_counts_steps_from_zero(data, tmp_path):
 
 def test_sigterm_during_training_saves_a_checkpoint_to_resume_from(data, tmp_path):
     import signal
-    import time
+
+    from tests.processes import interrupt_when
 
     out = tmp_path / "out"
-    args = [sys.executable, "-m", "stylecam.pipeline.cli", "train", "--content-dir", str(data / "content"),
+    args = ["train", "--content-dir", str(data / "content"),
             "--style-image", str(data / "style.png"), "--vgg-weights", str(data / "vgg_random.safetensors"),
             "--image-size", "32", "--batch-size", "2", "--width", "4", "--blocks", "1", "--steps", "100000",
             "--log-every", "1", "--checkpoint-every", "0", "--sample-every", "0", "--no-progress", "--save-model-dir", str(out)]
-    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline and not ((out / "train_log.csv").is_file() and len(losses(out)) >= 3):
-            time.sleep(0.1)
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-    assert proc.returncode == 143 and "Traceback" not in err, err
+    code, err = interrupt_when(args, lambda: (out / "train_log.csv").is_file() and len(losses(out)) >= 3, [signal.SIGTERM])
+    assert code == 143 and "Traceback" not in err, err
     saved = Path(err.split("--resume ")[1].split()[0])
     steps = load_checkpoint(saved).training["steps"]
     assert saved.parent == out and steps >= 3
-    resumed = subprocess.run([*args[:args.index("--steps")], "--steps", str(steps + 2), *args[args.index("--steps") + 2:],
-                              "--resume", str(saved)], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                             stdin=subprocess.DEVNULL)
+    resumed = stylecam(*args[:args.index("--steps")], "--steps", steps + 2, *args[args.index("--steps") + 2:],
+                       "--resume", saved)
     assert resumed.returncode == 0, resumed.stderr
     assert load_checkpoint(out / "style.safetensors").training["steps"] == steps + 2
 
