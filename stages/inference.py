@@ -104,18 +104,19 @@ def openvino_available() -> bool:
 
 
 def faster_cpu_backend(net: torch.nn.Module, threads: int, size: tuple[int, int], rounds: int = 3,
-                       precision: str = "auto") -> str:
-    """OpenVINO or ONNX Runtime, whichever runs this network faster on this CPU at the size to come,
-    timed now (a few frames): which wins depends on the CPU (bf16, AVX-512, the thread layout)."""
+                       precision: str = "auto") -> tuple[str, object]:
+    """(name, runner) of OpenVINO or ONNX Runtime, whichever runs this network faster on this CPU at the
+    size to come, timed now (a few frames): which wins depends on the CPU (bf16, AVX-512, thread layout)."""
     x = torch.rand(1, 3, size[1], size[0])
-    timings = {}
+    timings, runners = {}, {}
     for name, runner in (("onnxruntime", OnnxRunner(net, threads)), ("openvino", OpenVinoRunner(net, threads, precision))):
         runner(x)  # first run: allocations, kernel choice
         t0 = time.perf_counter()
         for _ in range(rounds):
             runner(x)
-        timings[name] = time.perf_counter() - t0
-    return min(timings, key=timings.get)
+        timings[name], runners[name] = time.perf_counter() - t0, runner
+    best = min(timings, key=timings.get)
+    return best, runners[best]
 
 
 class Inference:
@@ -198,6 +199,7 @@ class Inference:
             self.workers, self.threads = split_cores(self.workers, self.threads, cpu_cores())
         else:
             self.workers = self.workers or 1
+        timed = None
         if self.backend == "auto":
             # On a CPU both compiled runtimes beat eager PyTorch (ONNX Runtime 1.4-2.4x, docs/benchmarks.md);
             # which of the two is faster depends on the CPU, so it is measured here.
@@ -206,7 +208,8 @@ class Inference:
             elif openvino_available() and self.precision in ("auto", "fp32") and not self.mix_with:
                 # (with mix_with: ONNX Runtime, so the eleven mix steps are not built twice to be timed)
                 size = ctx.extras.get("inference_size") or (256, 256)
-                self.backend = faster_cpu_backend(self._network(self.style), self.threads, size[:2], precision=self.precision)
+                self.backend, timed = faster_cpu_backend(self._network(self.style), self.threads, size[:2],
+                                                         precision=self.precision)
             else:
                 self.backend = "onnxruntime"
         if self.backend == "torch" and self.device.type == "cpu":
@@ -215,10 +218,10 @@ class Inference:
             self.precision = pick_precision(self.precision, self.device)
         if self.backend == "onnxruntime" and self.precision != "fp32":
             raise StageError("the onnxruntime backend runs in fp32: use --backend torch for fp16 or bf16")
-        self.effective_precision = self.precision
+        self.effective_precision = getattr(timed, "precision", self.precision) if timed is not None else self.precision
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed frame sizes: let cuDNN pick its fastest kernels once
-        self.net = self._load(self.style)
+        self.net = timed if timed is not None else self._load(self.style)  # the timed runner is kept
         self._first_style = self.style
         # Live mode: every style the hotkeys can reach is loaded now, so a switch is a pointer swap.
         self.controls = ctx.extras.get("controls")

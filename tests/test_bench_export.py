@@ -172,4 +172,5 @@ def test_cpu_default_backend_is_measured_between_the_compiled_runtimes(tiny_styl
     from stylecam.models.checkpoint import load_checkpoint
     from stylecam.stages.inference import faster_cpu_backend
 
-    assert faster_cpu_backend(load_checkpoint(tiny_style).build(), 1, (64, 48)) in ("onnxruntime", "openvino")
+    name, runner = faster_cpu_backend(load_checkpoint(tiny_style).build(), 1, (64, 48))
+    assert name in ("onnxruntime", "openvino") and runner(torch.rand(1, 3, 48, 64)).shape == (1, 3, 48, 64)
