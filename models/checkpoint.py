@@ -5,6 +5,9 @@ Metadata keys (all strings, as safetensors requires):
   arch      JSON, e.g. {"name": "transformer_net", "width": 32, "blocks": 5}
   style     the style's name
   training  JSON with what the trainer knows (style image, loss weights, steps, VGG source, date, losses)
+  style_cfg JSON describing the network as part of a style (models/styles.py), e.g.
+            {"style": "starry_night", "network": "fast", "temporal": true, "reference": false,
+             "painting": {"file": "van_gogh_the_starry_night_1889.jpg", "credit": "...", "path": "..."}}
 Optimiser state for --resume lives in a second file next to it (see train/trainer.py), so a shipped
 style carries weights only. safetensors cannot execute code on load, unlike pickle.
 """
@@ -37,6 +40,7 @@ class Checkpoint:
     state: dict[str, torch.Tensor]
     style: str = ""
     training: dict = field(default_factory=dict)
+    style_cfg: dict = field(default_factory=dict)
 
     def build(self) -> nn.Module:
         net = create_network(self.arch)
@@ -44,8 +48,10 @@ class Checkpoint:
         return net.eval()
 
 
-def save_checkpoint(path: str | os.PathLike, net: nn.Module, style: str = "", training: dict | None = None) -> None:
-    """Write atomically: a crash mid-write never leaves a file that looks complete."""
+def save_checkpoint(path: str | os.PathLike, net: nn.Module, style: str = "", training: dict | None = None,
+                    style_cfg: dict | None = None, dtype: torch.dtype = torch.float32) -> None:
+    """Write atomically: a crash mid-write never leaves a file that looks complete. `dtype` float16 halves a
+    shipped network's file (loading casts back to float32)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {
@@ -55,7 +61,10 @@ def save_checkpoint(path: str | os.PathLike, net: nn.Module, style: str = "", tr
         "style": style,
         "training": json.dumps(training or {}, default=str),
     }
-    state = {k: v.detach().to("cpu").contiguous() for k, v in net.state_dict().items()}
+    if style_cfg:
+        meta["style_cfg"] = json.dumps(style_cfg)
+    state = {k: (v.detach().to("cpu", dtype) if v.is_floating_point() else v.detach().cpu()).contiguous()
+             for k, v in net.state_dict().items()}
     with atomic_output(path) as tmp:
         save_file(state, str(tmp), metadata=meta)
 
@@ -73,13 +82,15 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
         meta = read_metadata(path)
-        state = load_file(str(path))
+        # float32 whatever the file stores: blends, mixes and training all compute on the loaded state
+        state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(path)).items()}
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{path} is not a readable safetensors checkpoint ({exc})") from None
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path} is a safetensors file but not a stylecam checkpoint (no 'format: stylecam')")
     try:
-        ckpt = Checkpoint(json.loads(meta["arch"]), state, meta.get("style", ""), json.loads(meta.get("training", "{}")))
+        ckpt = Checkpoint(json.loads(meta["arch"]), state, meta.get("style", ""), json.loads(meta.get("training", "{}")),
+                          json.loads(meta.get("style_cfg", "{}")))
         ckpt.build()  # validates that the weights fit the architecture
     except (KeyError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{path}: weights do not match the recorded architecture ({str(exc).splitlines()[0]})") from None

@@ -3,13 +3,17 @@ that were not in the training set, and write the model card with the credits.
 
     .venv/bin/python scripts/ship_style.py CKPT --name starry_night --style-file van_gogh_the_starry_night_1889.jpg
 
+The network is written with its `style_cfg` (which style and network it is, temporal or reference,
+the painting and its credit: models/styles.py) and, where the outputs stay within FLOAT16_LIMIT of the
+float32 weights' on the gallery frames, with float16 weights (half the file; loaded as float32).
+`--retag` rewrites the metadata (and storage) of every network already in models/zoo/.
+
 Gallery inputs are frames of two clips in ../shared/data/video whose frames are not in
 ../shared/data/content (the training set): the Intel talking head and the hand-held cockatoo at 11 s.
 """
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from pathlib import Path
 
@@ -23,7 +27,6 @@ sys.path.insert(0, str(ROOT))
 
 from stylecam.models.blend import primary_training  # noqa: E402
 from stylecam.models.checkpoint import load_checkpoint  # noqa: E402
-from stylecam.models.styles import twin_base  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 HELD_OUT = [("video/intel_talking_head_man_head_pose_480x270_12fps.mp4", 2.5),
@@ -117,6 +120,54 @@ def _fine_tune_text(t: dict) -> str:
     """One line for a blend part that is not a shipped network."""
     return (f"{t.get('steps')} steps from `{Path(t['init']).stem}` at lr {t.get('lr')}, style weight {t.get('style_weight')}, "
             f"temporal weight {t.get('temporal_weight')}" + (f" ({t['still_fraction']:.0%} still-camera pairs)" if t.get("still_fraction") else ""))
+
+
+def twin_base(name: str) -> str:
+    """The zoo's network name without its network suffix: 'x-plain-fast' -> 'x-plain' (our file names only)."""
+    for suffix in ("-fast", "-full"):
+        if name.endswith(suffix):
+            return name.removesuffix(suffix)
+    return name
+
+
+FLOAT16_LIMIT = 1.0  # largest |float16 - float32| output difference allowed, in uint8 steps (1/255)
+
+
+def style_cfg_for(name: str, ckpt) -> dict:
+    """The metadata that files a shipped network under its style. The zoo's file names follow one pattern
+    (STYLE[-plain][-fast|-full]); this is the one place that reads it, for our own files only."""
+    variant, suffix = twin_base(name), name[len(twin_base(name)):]
+    training = primary_training(ckpt.training)
+    painting = training.get("style_image", "")
+    return {"style": variant, "network": {"-fast": "fast", "-full": "full"}.get(suffix, "half"),
+            "temporal": bool(training.get("temporal_weight")) or bool(ckpt.training.get("blend")),
+            "reference": variant.endswith("-plain"),
+            "painting": {"file": painting, "credit": CREDITS.get(painting, "")}}
+
+
+def float16_difference(ckpt) -> float:
+    """Largest output difference, in uint8 steps, between the weights and their float16 rounding, on the
+    gallery frames."""
+    net = ckpt.build()
+    half = ckpt.build()
+    half.load_state_dict({k: v.half().float() if v.is_floating_point() else v for k, v in ckpt.state.items()})
+    worst = 0.0
+    for clip, t in HELD_OUT:
+        x = torch.from_numpy(cv2.resize(frame_at(SHARED / clip, t), (320, 184))).permute(2, 0, 1)[None].float() / 255
+        with torch.no_grad():
+            worst = max(worst, float((net(x).clamp(0, 1) - half(x).clamp(0, 1)).abs().max()) * 255)
+    return worst
+
+
+def write_network(target: Path, ckpt, name: str) -> str:
+    """Save `ckpt` to `target` with its style_cfg, in float16 where it keeps the outputs; returns what was done."""
+    from stylecam.models.checkpoint import save_checkpoint
+
+    worst = float16_difference(ckpt)
+    net = ckpt.build()
+    dtype = torch.float16 if worst <= FLOAT16_LIMIT else torch.float32
+    save_checkpoint(target, net, ckpt.style, ckpt.training, style_cfg_for(name, ckpt), dtype=dtype)
+    return f"{name}: {'float16' if dtype == torch.float16 else 'float32'} (float16 differs by {worst:.2f}/255)"
 
 
 def card(name: str, ckpt_path: Path, style_file: str, log: Path | None, gallery: str, quality: str = "",
@@ -226,13 +277,18 @@ def main() -> None:
     ap.add_argument("--eval-json", type=Path, nargs="*", default=[], help="`stylecam eval --json` results to quote")
     ap.add_argument("--history", default="", help="what happened before the final run (its metadata only knows the last one)")
     ap.add_argument("--card-only", action="store_true", help="Rewrite the card of a shipped style (no copy, no gallery).")
-    args = ap.parse_args()
+    ap.add_argument("--retag", action="store_true", help="Rewrite style_cfg and storage of every network in models/zoo/.")
+    args = ap.parse_args() if "--retag" not in sys.argv else ap.parse_args(["-", "--name", "-", "--style-file", "-", "--retag"])
     zoo = ROOT / "models" / "zoo"
+    if args.retag:
+        for path in sorted(zoo.glob("*.safetensors")):
+            print(write_network(path, load_checkpoint(path), path.stem), flush=True)
+        return
     gallery_dir = ROOT / "docs" / "gallery"
     gallery_dir.mkdir(parents=True, exist_ok=True)
     target = zoo / f"{args.name}.safetensors"
     if not args.card_only:
-        shutil.copyfile(args.checkpoint, target)
+        print(write_network(target, load_checkpoint(args.checkpoint), args.name))
         net = load_checkpoint(target).build()
         row = gallery_row(net, SHARED / "styles" / args.style_file)
         cv2.imwrite(str(gallery_dir / f"{args.name}.jpg"), cv2.cvtColor(row, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
