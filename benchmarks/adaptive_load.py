@@ -39,7 +39,7 @@ def main() -> int:
     parser.add_argument("--out", default="adaptive_load.png")
     parser.add_argument("--json", help="also keep bench's figures here")
     args = parser.parse_args()
-    from stylecam.pipeline.bench import run_bench
+    from stylecam.pipeline.app.bench import run_bench
 
     stop, marks = threading.Event(), {}
     loader = threading.Thread(target=load, args=(args.load_from, args.load_for, args.per_core, stop, marks))

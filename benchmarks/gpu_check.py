@@ -70,9 +70,7 @@ def parity(device: str, precisions: list[str], size: tuple[int, int]) -> None:
     inputs = frames_for_parity(*size)
     worst: dict[str, float] = {p: 0.0 for p in precisions}
     rows = []
-    for info in list_styles(include_all=True):
-        if info.path is None:
-            continue
+    for info in (n for s in list_styles(include_all=True) for n in s.networks.values()):
         net, _ = load_style(str(info.path))
         net = net.eval()
         for frame_name, x in inputs.items():
@@ -109,7 +107,7 @@ def gram_under_autocast(device: str) -> None:
 
 
 def stylecam(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "stylecam.pipeline.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "stylecam.pipeline.app.cli", *args], capture_output=True, text=True,
                           timeout=timeout, stdin=subprocess.DEVNULL)
 
 

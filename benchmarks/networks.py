@@ -15,7 +15,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from stylecam.models.export import onnx_bytes, ort_session  # noqa: E402
+from stylecam.models.export import onnx_bytes  # noqa: E402
+from stylecam.models.runtimes import RuntimeOptions, ort_session  # noqa: E402
 from stylecam.models.networks import create_network  # noqa: E402
 
 CANDIDATES = [
@@ -39,7 +40,7 @@ def main() -> None:
         net = create_network(arch).eval()
         label = f"{arch['name']} w{arch['width']} b{arch['blocks']}"
         runners[f"{label} torch"] = lambda net=net: net(x)
-        session = ort_session(onnx_bytes(net), args.threads)
+        session = ort_session(onnx_bytes(net), RuntimeOptions(threads=args.threads))
         runners[f"{label} onnxruntime"] = lambda s=session: s.run(None, {"input": x.numpy()})
     times: dict[str, list[float]] = {k: [] for k in runners}
     with torch.inference_mode():

@@ -31,10 +31,10 @@ import numpy as np
 import torch
 
 from stylecam.models.checkpoint import read_metadata
-from stylecam.models.styles import ZOO, list_styles, load_style, twin_base
+from stylecam.models.styles import ZOO, all_styles, load_style
 from stylecam.models.vgg import CONTENT_LAYER, STYLE_LAYERS, load_vgg
 from stylecam.pipeline.files import write_text_atomic
-from stylecam.stages.image_files import IMAGE_SUFFIXES, read_rgb
+from stylecam.pipeline.images import IMAGE_SUFFIXES, read_rgb
 from stylecam.train.data import to_tensor
 from stylecam.train.losses import content_loss, gram, style_loss
 from stylecam.train.trainer import load_style_image
@@ -127,8 +127,12 @@ def main() -> int:
         return 0
     photos = held_out(content_dir)[0]
     photos = photos[: args.photos] if args.photos else photos
-    zoo = {s.name: s.path for s in list_styles(include_all=True) if s.path is not None and s.path.parent == ZOO}
-    styles = args.styles or sorted({twin_base(n).removesuffix("-plain") for n in zoo})
+    shipped = {s.name: s for s in all_styles() if any(n.path.parent == ZOO for n in s.networks.values())}
+    # every network of a shipped style and of its reference twin (NAME-plain), by network name
+    family = {name: {n.name: n.path for st in (style, shipped.get(f"{name}-plain")) if st for n in st.networks.values()}
+              for name, style in shipped.items() if not style.reference}
+    zoo = {name: next(iter(nets.values())) for name, nets in family.items()}
+    styles = args.styles or sorted(family)
     vgg = load_vgg(args.vgg_weights, tuple(sorted(set(STYLE_LAYERS) | {CONTENT_LAYER})))
     for p in vgg.parameters():
         p.requires_grad_(False)
@@ -161,7 +165,7 @@ def main() -> int:
             rows[f"Gatys optimum, style weight {weight:g}"] = tuple(np.mean(values, 0))
         style_limit = rows["Gatys optimum, style weight 0.5"][1]
         content_limit = rows["Gatys optimum, style weight 5"][0]
-        networks = {n: p for n, p in zoo.items() if twin_base(n).removesuffix("-plain") == style}
+        networks = dict(family.get(style, {}))
         networks.update({str(p): p for p in extras.get(style, [])})
         verdicts = {}
         for network in sorted(networks):

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from stylecam.models.styles import StyleError, find_style  # noqa: E402
-from stylecam.train.evaluate import clip_flows, evaluate, load_clip, save_strip  # noqa: E402
+from stylecam.pipeline.app.evaluate import clip_flows, evaluate, load_clip, save_strip  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 STYLES = {"starry_night": "van_gogh_the_starry_night_1889.jpg", "the_scream": "munch_the_scream_1893.jpg",

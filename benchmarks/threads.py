@@ -16,8 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import stylecam.models.export as export  # noqa: E402
-from stylecam.pipeline.bench import run_bench  # noqa: E402
+from stylecam.pipeline.app.bench import run_bench  # noqa: E402
 
 
 def main() -> None:
@@ -32,10 +31,10 @@ def main() -> None:
     results: dict[tuple, dict[str, list[float]]] = {s: {"file_fps": [], "ratio": [], "live_fps": [], "live_p95": []} for s in settings}
     for _ in range(args.rounds):
         for workers, threads, spin in settings:
-            export.SPIN_WAIT = spin
-            f = run_bench(args.input, (640, 480), args.frames, args.style, None, "auto", 1, "file", "cpu", True, False, "auto", threads, workers)
+            f = run_bench(args.input, (640, 480), args.frames, args.style, None, "auto", 1, "file", "cpu", True, False, "auto", threads, workers,
+                          spin_wait=spin)
             live = run_bench(None, (640, 480), args.frames * 2, args.style, args.image_size, "auto", 1, "null", "cpu", False, True, "auto",
-                             threads, workers)
+                             threads, workers, spin_wait=spin)
             r = results[(workers, threads, spin)]
             r["file_fps"].append(f["fps"])
             r["ratio"].append(f["ratio"])

@@ -16,14 +16,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from stylecam.models.export import onnx_bytes, ort_session
+from stylecam.models.export import onnx_bytes
+from stylecam.models.runtimes import RuntimeOptions, cpu_cores, ort_session
 from stylecam.models.styles import load_style
-from stylecam.stages.inference import cpu_cores
 
 
 def ms_per_frame(model: bytes, x: np.ndarray, workers: int, threads: int, frames: int) -> float:
     """Wall time per frame with `workers` threads sharing one session of `threads` intra-op threads."""
-    session = ort_session(model, threads)
+    session = ort_session(model, RuntimeOptions(threads=threads))
     session.run(None, {"input": x})  # warm-up
 
     def work(n: int) -> None:

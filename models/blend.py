@@ -72,3 +72,46 @@ def blend_state_dicts(parts: list[tuple[dict[str, torch.Tensor], float]]) -> dic
         else:
             out[key] = tensor.clone()
     return out
+
+
+def blend_networks(parts: list[str], output: str, style_name: str = "") -> list[tuple[str, float]]:
+    """`stylecam blend`: the NAME_OR_PATH[:WEIGHT] parts averaged into a new checkpoint at `output`;
+    returns (network, weight) per part."""
+    import datetime
+
+    from stylecam.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+    from stylecam.models.networks import create_network
+    from stylecam.models.styles import find_style
+    from stylecam.pipeline.files import same_path
+
+    specs = [parse_part(p) for p in parts]
+    weights = blend_weights([w for _, w in specs])
+    loaded = []
+    for (spec, _), weight in zip(specs, weights):
+        path = find_style(spec, network="half")
+        if path is None:
+            raise BlendError("the built-in random network cannot be blended; give a checkpoint")
+        if same_path(path, output):
+            raise BlendError(f"-o {output} is one of the networks being blended: give another output name")
+        try:
+            loaded.append((path, load_checkpoint(path), weight))
+        except CheckpointError as exc:
+            raise BlendError(str(exc)) from None
+    state = blend_states([(ckpt, w) for _, ckpt, w in loaded])
+    first = loaded[0][1]
+    net = create_network(first.arch)
+    net.load_state_dict(state)
+    training = {
+        "blend": [{"network": path.stem, "weight": round(w, 6), "training": ckpt.training} for path, ckpt, w in loaded],
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    from pathlib import Path
+
+    from stylecam.models.styles import network_kind
+
+    # a style of its own (named by --style-name or the file), which keeps the first part's painting
+    name = style_name or Path(output).stem
+    style_cfg = {"style": name, "network": network_kind(first.arch), "temporal": bool(first.style_cfg.get("temporal")),
+                 "painting": first.style_cfg.get("painting", {})}
+    save_checkpoint(output, net, name, training, style_cfg=style_cfg)
+    return [(path.stem, w) for path, _, w in loaded]

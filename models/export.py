@@ -1,4 +1,5 @@
-"""ONNX export with dynamic batch/height/width, and a parity check against PyTorch."""
+"""ONNX export with dynamic batch/height/width, and a parity check against PyTorch. Running an export is
+models/runtimes.py's job."""
 from __future__ import annotations
 
 import hashlib
@@ -11,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from stylecam.pipeline.files import write_bytes_atomic
+from stylecam.pipeline.files import atomic_output, write_bytes_atomic
 
 OPSET = 17
 DYNAMIC = {0: "batch", 2: "height", 3: "width"}
@@ -57,24 +58,10 @@ def onnx_bytes(net: nn.Module) -> bytes:
     return data
 
 
-SPIN_WAIT = False  # measured (benchmarks/threads.py): spinning pool threads starve decode/encode on 2 cores
-
-
-def ort_session(model: bytes | str, threads: int = 0, spin_wait: bool | None = None):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    if threads:
-        options.intra_op_num_threads = threads
-    if not (SPIN_WAIT if spin_wait is None else spin_wait):
-        # idle pool threads sleep instead of spinning, leaving the core to decode/encode threads
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-
-
 def parity(net: nn.Module, model: bytes | str, shapes: tuple[tuple[int, ...], ...] = ((1, 3, 64, 64), (2, 3, 120, 160))) -> float:
     """Largest |onnxruntime - PyTorch| over random inputs of several shapes (outputs in [0, 1])."""
+    from stylecam.models.runtimes import ort_session
+
     session = ort_session(model)
     worst = 0.0
     generator = torch.Generator().manual_seed(0)
@@ -84,4 +71,24 @@ def parity(net: nn.Module, model: bytes | str, shapes: tuple[tuple[int, ...], ..
             expected = net.float().eval()(x).clamp(0, 1).numpy()
         got = session.run(None, {"input": x.numpy()})[0]
         worst = max(worst, float(np.abs(got - expected).max()))
+    return worst
+
+
+PARITY_LIMIT = 1e-3  # outputs in [0, 1]: a quarter of a uint8 step
+
+
+class ExportError(ValueError):
+    """An export that does not reproduce the network; the message is fit for users."""
+
+
+def export_style(net: nn.Module, output: str | os.PathLike, check: bool = True) -> float | None:
+    """Write `net` as ONNX to `output` (atomically); with `check`, refuse an export whose ONNX Runtime output
+    differs from PyTorch's by more than PARITY_LIMIT. Returns the largest difference (None unchecked)."""
+    worst = None
+    with atomic_output(output) as tmp:
+        export_onnx(net, str(tmp))
+        if check:
+            worst = parity(net, str(tmp))
+            if worst > PARITY_LIMIT:
+                raise ExportError(f"ONNX output differs from PyTorch by {worst:.2e} (> {PARITY_LIMIT:g}); not written")
     return worst

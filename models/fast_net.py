@@ -37,7 +37,6 @@ class SeparableResidual(nn.Module):
 class FastNet(StyleNetwork):
     arch_name = "fast_net"
     size_multiple = 8
-    min_size = 16
 
     def __init__(self, width: int = 16, blocks: int = 3) -> None:
         super().__init__(width, blocks)

@@ -24,6 +24,14 @@ def arch_text(arch: dict) -> str:
     return text + (f" x{arch['styles']} styles" if arch.get("styles") else "")
 
 
+def network_class(arch: dict) -> type:
+    """The class an architecture dict names (its size_multiple and min_size tell what inputs it takes)."""
+    name = arch.get("name", "transformer_net")
+    if name not in _ARCHITECTURES:
+        raise ValueError(f"unknown architecture {name!r} (known: {', '.join(architectures())})")
+    return _ARCHITECTURES[name]
+
+
 def create_network(arch: dict) -> nn.Module:
     """Build an untrained network from an architecture dict such as {"name": "transformer_net", "width": 16}."""
     params = dict(arch)

@@ -50,6 +50,10 @@ class StyleNetwork(nn.Module):
     """What every style architecture shares: its name, width and block count, for checkpoints."""
 
     arch_name = ""
+    # Inputs it takes back at the same size: sides a multiple of size_multiple (2 ** its stride-2 convs),
+    # at least min_size (the 9x9 convs' reflection padding needs a few pixels). Preprocess reads these.
+    size_multiple = 4
+    min_size = 16
 
     def __init__(self, width: int, blocks: int) -> None:
         super().__init__()
@@ -79,8 +83,3 @@ class TransformerNet(StyleNetwork):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.residuals(self.encoder(x)))
-
-    # The input must be a multiple of 4 on each side for the output to match it; the
-    # preprocess stage guarantees that (see stages/transforms.py).
-    size_multiple = 4
-    min_size = 16

@@ -1,4 +1,3 @@
-"""The streaming engine: threads, bounded queues, end of stream, errors, Ctrl-C and timing."""
-# OpenCV must be loaded before PyAV: the other order makes cv2.namedWindow hang (the two wheels
-# bundle different FFmpeg builds). Every entry point imports this package or `stages` first.
-import cv2  # noqa: F401
+"""The engine core: threads, bounded queues, end of stream, errors, signals, timing, the bus and the stage
+registry. It imports nothing from stages/, models/ or train/ (tests/test_layers.py); the application
+layer on top is pipeline/app/."""

@@ -22,7 +22,6 @@ Rules:
 from __future__ import annotations
 
 import signal
-import sys
 import threading
 import time
 import traceback
@@ -313,7 +312,7 @@ class Pipeline:
                 self._fail("interrupt", KeyboardInterrupt("interrupted twice: aborted"))
         stuck = [t.name for t in threads if t.is_alive()]
         if stuck:  # a stage is stuck inside process(); it is a daemon thread and cannot block exit
-            print(f"warning: stage threads still busy after {JOIN_TIMEOUT_S:.0f} s: {', '.join(stuck)}", file=sys.stderr)
+            self.ctx.bus.warning("engine", f"stage threads still busy after {JOIN_TIMEOUT_S:.0f} s: {', '.join(stuck)}")
 
     def _close_all(self, opened: list[Any]) -> None:
         self.ctx.error = self._error[1] if self._error else None
@@ -340,7 +339,7 @@ class Pipeline:
                 return
             self.interrupted, self.stop_signal = True, signum
             self._stop.set()
-            print(f"\nstopping ({name}): finishing the output (Ctrl-C again to abort)", file=sys.stderr)
+            self.ctx.bus.notice("engine", f"stopping ({name}): finishing the output (Ctrl-C again to abort)")
 
         for n in numbers:
             signal.signal(n, on_signal)

@@ -23,13 +23,6 @@ class Frame:
     timings: dict[str, tuple[float, float]] = field(default_factory=dict)  # stage -> (enter, leave)
     meta: dict[str, Any] = field(default_factory=dict)  # e.g. {"filename": ...} for image sources
 
-    @property
-    def seconds(self) -> float | None:
-        """Presentation time in seconds, if the source gave one."""
-        if self.pts is None or self.time_base is None:
-            return None
-        return float(self.pts * self.time_base)
-
 
 class EndOfStream:
     """The sentinel that follows the last frame through every queue."""

@@ -1,8 +1,10 @@
 """The stage contract and the context stages share.
 
-A stage is a plain object: open(ctx), process(item), close(). It owns no threads or queues; the engine
-runs each stage in a thread of its own and moves frames between them. A source has frames() instead
-of process(); a sink's process() returns nothing. A stage with batch_size > 1 receives a list of
+A stage is a plain object: open(ctx), process(item), close(), and a `name`. It owns no threads or
+queues; the engine runs each stage in a thread of its own and moves frames between them. A source has
+frames() (an iterator of Frame) instead of process(); a sink's process() returns nothing. Optional:
+`takes`/`gives` (below), `batch_size`/`batch_timeout_ms`, `workers`. Stages report through ctx.bus,
+never by printing, and are found by name through pipeline/registry.py. A stage with batch_size > 1 receives a list of
 frames and returns a list (the engine batches, nvstreammux-style: up to batch_size frames or until
 batch_timeout_ms after the first one).
 """
@@ -10,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Iterator, Protocol, runtime_checkable
+from typing import Any
 
-from stylecam.pipeline.item import Frame
+from stylecam.pipeline.bus import Bus
 
 
 # What flows between stages. A stage may declare `takes` (a tuple of these) and `gives` (one), and
@@ -40,40 +42,5 @@ class Context:
     height: int | None = None
     expected_frames: int | None = None
     error: BaseException | None = None  # set by the engine before close() when the run failed
+    bus: Bus = field(default_factory=Bus)  # warnings and notices for the application (pipeline/bus.py)
     extras: dict[str, Any] = field(default_factory=dict)
-
-
-@runtime_checkable
-class Stage(Protocol):
-    name: str
-
-    def open(self, ctx: Context) -> None: ...
-
-    def process(self, item: Any) -> Any: ...
-
-    def close(self) -> None: ...
-
-
-@runtime_checkable
-class Source(Protocol):
-    name: str
-
-    def open(self, ctx: Context) -> None: ...
-
-    def frames(self) -> Iterator[Frame]: ...
-
-    def close(self) -> None: ...
-
-
-class BaseStage:
-    """Optional convenience base: a name and no-op open/close."""
-
-    name = "stage"
-    batch_size = 1
-    batch_timeout_ms = 0.0
-
-    def open(self, ctx: Context) -> None:
-        self.ctx = ctx
-
-    def close(self) -> None:
-        pass

@@ -1,122 +1,25 @@
-"""Batched style inference: PyTorch (any device, torch.inference_mode; mixed precision on GPUs) or ONNX
-Runtime (the default on CPUs, where it measured 1.4-2.4x faster than eager PyTorch).
-
-On GPUs the fp32-trained networks run under fp16 autocast, which keeps instance norm's statistics in
-fp32, instead of casting the weights to fp16 (`.half()`), whose instance-norm variance of a flat
-frame can underflow. `precision: bf16` or `fp32` overrides it.
+"""Batched style inference on a runtime of models/runtimes.py: PyTorch on GPUs (fp16 autocast), and on a
+CPU whichever of OpenVINO and ONNX Runtime runs the network faster, timed at open.
 
 The engine hands this stage a list of up to `batch_size` frames (or fewer once `batch_timeout_ms` has
 passed since the first one arrived). Frames of different sizes (an image folder) are run in groups.
 """
 from __future__ import annotations
 
-import os
-import threading
 import time
 
 import torch
 
 from stylecam.models.blend import blend_state_dicts
 from stylecam.models.networks import arch_text, create_network
-from stylecam.models.styles import NETWORKS, StyleError, load_style, network_for
+from stylecam.models.runtimes import (BACKENDS, PRECISIONS, BackendError, RuntimeOptions, available, cpu_cores,
+                                      create_runtime, fastest_cpu_runtime, split_cores)
+from stylecam.models.styles import NETWORKS, StyleError, geometry, load_style, network_for
 from stylecam.pipeline.item import Frame
 from stylecam.pipeline.stage import Context, StageError, STYLED, TENSOR
 
 
-BACKENDS = ("auto", "torch", "onnxruntime", "openvino")
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 MIX_STEPS = 10  # mixes of two styles prepared at open: 0, 0.1, ..., 1 (and the one asked for)
-DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
-
-
-def pick_precision(precision: str, device: torch.device) -> str:
-    """auto: fp16 autocast on GPUs (CUDA, MPS), fp32 on the CPU. fp16 rather than bf16: outputs stay in
-    [0, 1] and instance norm keeps activations small, so fp16's range suffices and its 3 more mantissa
-    bits matter (measured on CPU autocast, shipped styles vs fp32: fp16 at most 0.5/255, bf16 up to 3.4/255)."""
-    if precision != "auto":
-        return precision
-    return "fp32" if device.type == "cpu" else "fp16"
-
-
-def cpu_cores() -> int:
-    """Cores this process may run on (a container's CPU set, not the host's count)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def split_cores(workers: int, threads: int, cores: int) -> tuple[int, int]:
-    """(workers, intra-op threads per worker) on a CPU; 0 means choose.
-
-    By default every core runs its own frame with one thread: on 2 cores two one-thread ONNX Runtime
-    workers gave 1.27x the frames per second of one two-thread worker (docs/benchmarks.md), since small
-    convolutions split across threads spend much of their time waiting for each other.
-    """
-    if not workers:
-        workers = max(1, cores // threads) if threads else cores
-    return workers, threads or max(1, cores // workers)
-
-
-class OnnxRunner:
-    """Callable like the torch network: float tensor in, float tensor out, run by onnxruntime (CPU)."""
-
-    def __init__(self, net: torch.nn.Module, threads: int) -> None:
-        from stylecam.models.export import onnx_bytes, ort_session
-
-        self.session = ort_session(onnx_bytes(net), threads)
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(self.session.run(None, {"input": x.float().numpy()})[0])
-
-
-class OpenVinoRunner:
-    """Callable like the torch network, run by OpenVINO's CPU plugin from the same ONNX export. With
-    precision auto the plugin picks its own (bf16 on CPUs with native bf16: 2.1x ONNX Runtime at 640x480
-    on one thread here, at most 1.8/255 from fp32); fp32 pins f32. One infer request per thread, so
-    several inference workers can share the compiled model."""
-
-    def __init__(self, net: torch.nn.Module, threads: int, precision: str = "auto") -> None:
-        import openvino as ov
-
-        from stylecam.models.export import onnx_bytes
-
-        core = ov.Core()
-        config: dict = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads or 0}
-        if precision != "auto":
-            config["INFERENCE_PRECISION_HINT"] = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}[precision]
-        self.compiled = core.compile_model(core.read_model(model=onnx_bytes(net), weights=b""), "CPU", config)
-        hint = str(self.compiled.get_property("INFERENCE_PRECISION_HINT")).lower()  # e.g. "<Type: 'bfloat16'>"
-        self.precision = "bf16" if "bf" in hint else "fp16" if "16" in hint else "fp32"
-        self._local = threading.local()
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        request = getattr(self._local, "request", None)
-        if request is None:
-            request = self._local.request = self.compiled.create_infer_request()
-        out = request.infer({0: x.float().numpy()})
-        return torch.from_numpy(next(iter(out.values())).copy())
-
-
-def openvino_available() -> bool:
-    try:
-        import openvino  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def faster_cpu_backend(net: torch.nn.Module, threads: int, size: tuple[int, int], rounds: int = 3,
-                       precision: str = "auto") -> tuple[str, object]:
-    """(name, runner) of OpenVINO or ONNX Runtime, whichever runs this network faster on this CPU at the
-    size to come, timed now (a few frames): which wins depends on the CPU (bf16, AVX-512, thread layout)."""
-    x = torch.rand(1, 3, size[1], size[0])
-    timings, runners = {}, {}
-    for name, runner in (("onnxruntime", OnnxRunner(net, threads)), ("openvino", OpenVinoRunner(net, threads, precision))):
-        runner(x)  # first run: allocations, kernel choice
-        t0 = time.perf_counter()
-        for _ in range(rounds):
-            runner(x)
-        timings[name], runners[name] = time.perf_counter() - t0, runner
-    best = min(timings, key=timings.get)
-    return best, runners[best]
 
 
 class Inference:
@@ -126,7 +29,7 @@ class Inference:
     def __init__(self, style: str = "random", device: str = "auto", batch_size: int = 1,
                  batch_timeout_ms: float = 40.0, precision: str = "auto", backend: str = "auto",
                  threads: int = 0, network: str = "auto", workers: int = 0, mix_with: str | None = None,
-                 mix: float = 0.0) -> None:
+                 mix: float = 0.0, spin_wait: bool = False) -> None:
         if batch_size < 1:
             raise StageError("batch_size must be at least 1")
         if backend not in BACKENDS:
@@ -148,7 +51,18 @@ class Inference:
             raise StageError(f"mix must be between 0 and 1, not {mix}")
         # mix_with: a second style; `mix` (and the live [ ] keys) blend from `style` (0) to it (1)
         self.mix_with, self.mix = mix_with, float(mix)
+        self.spin_wait = spin_wait  # ONNX Runtime's idle threads spin (models/runtimes.py RuntimeOptions)
         self.controls = None
+
+    def network_geometry(self, device_type: str) -> tuple[int, int]:
+        """(size multiple, min side) the style's networks take, from their recorded architecture: what
+        preprocess rounds the inference size to (the application passes it on before anything opens)."""
+        kind = network_for(device_type, self.network)
+        try:
+            shapes = [geometry(spec, kind) for spec in (self.style, self.mix_with) if spec]
+        except StyleError as exc:
+            raise StageError(str(exc)) from None
+        return max(m for m, _ in shapes), max(s for _, s in shapes)
 
     def _network(self, spec: str) -> torch.nn.Module:
         try:
@@ -158,13 +72,10 @@ class Inference:
         return net
 
     def _runner(self, net: torch.nn.Module):
-        if self.backend == "onnxruntime":
-            return OnnxRunner(net, self.threads)
-        if self.backend == "openvino":
-            runner = OpenVinoRunner(net, self.threads, self.precision)
-            self.effective_precision = runner.precision
-            return runner
-        return net.to(self.device).eval()
+        try:
+            return create_runtime(self.backend, net, self.device, self.options)
+        except BackendError as exc:
+            raise StageError(str(exc)) from None
 
     def _load(self, spec: str):
         return self._runner(self._network(spec))
@@ -191,37 +102,26 @@ class Inference:
 
     def open(self, ctx: Context) -> None:
         self.device = torch.device(ctx.device if self.device_name == "auto" else self.device_name)
-        if self.backend in ("onnxruntime", "openvino") and self.device.type != "cpu":
-            raise StageError(f"the {self.backend} backend runs on the CPU here: use --device cpu or --backend torch")
-        if self.backend == "openvino" and not openvino_available():
-            raise StageError("the openvino backend needs the openvino package: pip install openvino")
         if self.device.type == "cpu":
             self.workers, self.threads = split_cores(self.workers, self.threads, cpu_cores())
         else:
             self.workers = self.workers or 1
+        self.options = RuntimeOptions(self.threads, self.spin_wait, self.precision)
         timed = None
         if self.backend == "auto":
             # On a CPU both compiled runtimes beat eager PyTorch (ONNX Runtime 1.4-2.4x, docs/benchmarks.md);
             # which of the two is faster depends on the CPU, so it is measured here.
             if self.device.type != "cpu":
                 self.backend = "torch"
-            elif openvino_available() and self.precision in ("auto", "fp32") and not self.mix_with:
+            elif available("openvino") and self.precision in ("auto", "fp32") and not self.mix_with:
                 # (with mix_with: ONNX Runtime, so the eleven mix steps are not built twice to be timed)
                 size = ctx.extras.get("inference_size") or (256, 256)
-                self.backend, timed = faster_cpu_backend(self._network(self.style), self.threads, size[:2],
-                                                         precision=self.precision)
+                timed = fastest_cpu_runtime(self._network(self.style), self.options, size[:2])
+                self.backend = timed.name
             else:
                 self.backend = "onnxruntime"
-        if self.backend == "torch" and self.device.type == "cpu":
-            torch.set_num_threads(self.threads)
-        if self.backend != "openvino":  # OpenVINO picks its own precision under auto
-            self.precision = pick_precision(self.precision, self.device)
-        if self.backend == "onnxruntime" and self.precision != "fp32":
-            raise StageError("the onnxruntime backend runs in fp32: use --backend torch for fp16 or bf16")
-        self.effective_precision = getattr(timed, "precision", self.precision) if timed is not None else self.precision
-        if self.device.type == "cuda":
-            torch.backends.cudnn.benchmark = True  # fixed frame sizes: let cuDNN pick its fastest kernels once
-        self.net = timed if timed is not None else self._load(self.style)  # the timed runner is kept
+        self.net = timed if timed is not None else self._load(self.style)  # the timed runtime is kept
+        self.effective_precision = self.net.precision
         self._first_style = self.style
         # Live mode: every style the hotkeys can reach is loaded now, so a switch is a pointer swap.
         self.controls = ctx.extras.get("controls")
@@ -242,11 +142,6 @@ class Inference:
         if self.device.type != "cpu" and size:
             self.warm_up(*size)
 
-    def _autocast(self):
-        if self.backend != "torch" or self.precision == "fp32":  # the compiled runtimes set their own
-            return torch.autocast(self.device.type, enabled=False)
-        return torch.autocast(self.device.type, dtype=DTYPES[self.precision])
-
     def warm_up(self, width: int, height: int) -> None:
         """Run one batch of the size to come, so cuDNN's kernel search and lazy CUDA set-up happen before
         the first real frame (a live stream would otherwise stall on it)."""
@@ -256,9 +151,9 @@ class Inference:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
 
-    def _run(self, net, x: torch.Tensor) -> torch.Tensor:
-        with torch.inference_mode(), self._autocast():
-            return net(x.float().div_(255)).float().clamp_(0, 1)
+    def _run(self, runtime, x: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():  # the torch runtime's outputs are inference tensors: clamp them in place here
+            return runtime(x.float().div_(255)).clamp_(0, 1)
 
     def process(self, frames: Frame | list[Frame]) -> list[Frame]:
         frames = frames if isinstance(frames, list) else [frames]

@@ -53,7 +53,8 @@ class PreviewSink:
                 break
         self._fps, self._last = 0.0, None
         self._message, self._message_until = "", 0.0
-        print(help_text(), file=sys.stderr)
+        self.bus = ctx.bus
+        self.bus.notice(self.name, help_text())
 
     def process(self, frame: Frame) -> None:
         now = time.perf_counter()
@@ -85,7 +86,7 @@ class PreviewSink:
         if change is None:
             return
         self._message, self._message_until = change, time.perf_counter() + 1.5
-        print(change, file=sys.stderr)
+        self.bus.notice(self.name, change)
         if self.controls.quit:
             self.request_stop()
 

@@ -63,7 +63,6 @@ class VideoFileSink:
         self.codec, self.crf, self.preset, self.pix_fmt = codec, crf, preset, pix_fmt
         self.audio, self.bitrate = audio, bitrate
         self.container = None
-        self.frames_written = 0
 
     def open(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -172,7 +171,6 @@ class VideoFileSink:
         self._mux_audio_until(self._last_video_s)
         for packet in self.stream.encode(vframe):
             self._mux(packet)
-        self.frames_written += 1
 
     def _mux(self, packet: av.Packet) -> None:
         # The file is really created at the first mux (the header is written then): that is where
@@ -232,7 +230,7 @@ class ImageSink:
         self.written: list[Path] = []
 
     def open(self, ctx: Context) -> None:
-        from stylecam.stages.image_files import IMAGE_SUFFIXES
+        from stylecam.pipeline.images import IMAGE_SUFFIXES
 
         self.ctx = ctx
         self.count = 0

@@ -1,7 +1,6 @@
 """Sources: a video file (PyAV), an image or a folder of images, and a synthetic test pattern."""
 from __future__ import annotations
 
-import sys
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -12,7 +11,7 @@ import numpy as np
 
 from stylecam.pipeline.item import Frame
 from stylecam.pipeline.stage import Context, StageError, RGB
-from stylecam.stages.image_files import IMAGE_SUFFIXES, read_rgb
+from stylecam.pipeline.images import IMAGE_SUFFIXES, read_rgb
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".y4m"}
 
@@ -55,6 +54,7 @@ class VideoFileSource:
         self.container: av.container.InputContainer | None = None
 
     def open(self, ctx: Context) -> None:
+        self.bus = ctx.bus
         self.container = open_video(self.path)
         stream = self.container.streams.video[0]
         stream.thread_type = "AUTO"  # frame + slice threads inside FFmpeg
@@ -91,8 +91,8 @@ class VideoFileSource:
                 if turns:  # a phone video stored sideways: make it upright, as players do
                     rgb = np.ascontiguousarray(np.rot90(rgb, k=-turns))
                     if not turns_said:
-                        print(f"note: {self.path} is stored rotated; turning it {90 * turns} degrees clockwise as its "
-                              f"display matrix says, so the output is upright", file=sys.stderr)
+                        self.bus.notice(self.name, f"{self.path} is stored rotated; turning it {90 * turns} degrees clockwise "
+                                        f"as its display matrix says, so the output is upright")
                         turns_said = True
                 if vframe.pts is not None:
                     last_s = float(vframe.pts * vframe.time_base)
@@ -107,12 +107,12 @@ class VideoFileSource:
             if seq == 0:
                 raise StageError(f"no decodable video frames in {self.path}") from None
             # A damaged tail: keep what decoded, like every player does, but say so.
-            print(f"warning: {self.path} is damaged after frame {seq}; stopping there", file=sys.stderr)
+            self.bus.warning(self.name, f"{self.path} is damaged after frame {seq}; stopping there")
         if seq == 0:
             raise StageError(f"no decodable video frames in {self.path}")
         if not self.max_frames and self._ends_early(seq, last_s):
-            print(f"warning: {self.path} ended after {seq} frames ({last_s:.2f} s) of the {self._seconds:.2f} s its header "
-                  f"gives; the file looks truncated, and the output stops there", file=sys.stderr)
+            self.bus.warning(self.name, f"{self.path} ended after {seq} frames ({last_s:.2f} s) of the {self._seconds:.2f} s "
+                             f"its header gives; the file looks truncated, and the output stops there")
 
     def _ends_early(self, frames: int, last_s: float | None) -> bool:
         """A file cut short (a truncated Matroska decodes without an error): the frames stop well before the
@@ -149,6 +149,7 @@ class ImageSource:
         if not self.files:
             raise StageError(f"no images in folder {self.path}")
         ctx.input_path, ctx.live, ctx.expected_frames = str(self.path), False, len(self.files)
+        self.bus = ctx.bus
         ctx.fps, ctx.time_base = Fraction(1), Fraction(1)
         ctx.extras["image_source_is_folder"] = self.path.is_dir()
 
@@ -159,7 +160,7 @@ class ImageSource:
             if rgb is None:
                 if len(self.files) == 1:
                     raise StageError(f"not a readable image: {path}")
-                print(f"warning: skipping unreadable image {path.name}", file=sys.stderr)
+                self.bus.warning(self.name, f"skipping unreadable image {path.name}")
                 continue
             yield Frame(rgb, seq, seq, Fraction(1), original=rgb, t_capture=t0, meta={"filename": path.name})
 

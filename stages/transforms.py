@@ -11,8 +11,10 @@ import torch
 from stylecam.pipeline.item import Frame
 from stylecam.pipeline.stage import Context, StageError, RGB, STYLED, TENSOR
 
-SIZE_MULTIPLE = 8  # up to three stride-2 convs (fast_net): sides divisible by 8 come back at the same size
-MIN_SIDE = 16  # reflection padding of the 9x9 conv needs a few pixels; tiny inputs are scaled up
+# Without word from the network (ctx.extras "network_geometry", set by the application from the style's
+# recorded architecture): sides that every shipped architecture takes back at the same size.
+SIZE_MULTIPLE = 8
+MIN_SIDE = 16
 
 
 def parse_size(text: str | None) -> tuple[int, int] | None:
@@ -25,9 +27,10 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
     return int(m.group(1)), int(m.group(2))
 
 
-def inference_size(width: int, height: int, size: tuple[int, int] | None, short_side: int | None) -> tuple[int, int]:
+def inference_size(width: int, height: int, size: tuple[int, int] | None, short_side: int | None,
+                   multiple: int = SIZE_MULTIPLE, min_side: int = MIN_SIDE) -> tuple[int, int]:
     """Keep the aspect ratio: fit inside `size`, or scale the short side to `short_side`; then round
-    each side to a multiple of SIZE_MULTIPLE (at least MIN_SIDE)."""
+    each side to a multiple of `multiple` (at least `min_side`)."""
     scale = 1.0
     if size is not None:
         scale = min(size[0] / width, size[1] / height)
@@ -35,7 +38,7 @@ def inference_size(width: int, height: int, size: tuple[int, int] | None, short_
         scale = short_side / min(width, height)
 
     def snap(v: float) -> int:
-        return max(MIN_SIDE, int(round(v / SIZE_MULTIPLE)) * SIZE_MULTIPLE)
+        return max(min_side, int(round(v / multiple)) * multiple)
 
     return snap(width * scale), snap(height * scale)
 
@@ -69,19 +72,20 @@ class Preprocess:
         self.device = torch.device(ctx.device if self.device_name == "auto" else self.device_name)
         self.pin = self.device.type == "cuda"
         self._dims: dict[tuple[int, int, int | None], tuple[int, int]] = {}
+        self.geometry = ctx.extras.get("network_geometry", (SIZE_MULTIPLE, MIN_SIDE))  # (multiple, min side)
         if self.adaptive and ctx.live and not self.size and not self.short_side and ctx.width and ctx.height:
             from stylecam.stages.adaptive import SizeController
 
             self.controller = SizeController(float(ctx.fps or 30), workers=1, largest=min(ctx.width, ctx.height))
             ctx.extras["size_controller"] = self.controller
         if ctx.width and ctx.height:  # lets inference warm up at the size to come
-            ctx.extras["inference_size"] = inference_size(ctx.width, ctx.height, self.size, self.short_side)
+            ctx.extras["inference_size"] = inference_size(ctx.width, ctx.height, self.size, self.short_side, *self.geometry)
 
     def process(self, frame: Frame) -> Frame:
         h, w = frame.data.shape[:2]
         short = self.controller.short_side if self.controller is not None else self.short_side
         if (w, h, short) not in self._dims:
-            self._dims[(w, h, short)] = inference_size(w, h, self.size, short)
+            self._dims[(w, h, short)] = inference_size(w, h, self.size, short, *self.geometry)
         tw, th = self._dims[(w, h, short)]
         frame.meta["inference_size"] = (tw, th, short)
         rgb = resize(frame.data, tw, th)

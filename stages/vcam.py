@@ -53,7 +53,7 @@ class VirtualCameraSink:
             raise StageError(f"no usable virtual camera{where} ({first}); to fix: {no_device_help()}") from None
         self.size = (int(w), int(h))
         self.resend_interval_s = 1.0 / fps
-        print(f"virtual camera: {self.cam.device} {w}x{h} @ {fps:g} fps", file=sys.stderr)
+        ctx.bus.notice(self.name, f"virtual camera: {self.cam.device} {w}x{h} @ {fps:g} fps")
 
     def prepare(self, rgb: np.ndarray) -> np.ndarray:
         if (rgb.shape[1], rgb.shape[0]) != self.size:

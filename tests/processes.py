@@ -14,7 +14,7 @@ def interrupt_when(args: list[str], ready: Callable[[], bool], signals: list[int
                    gap_s: float = 0.02) -> tuple[int, str]:
     """Run `stylecam ARGS`, wait until ready() (the work has begun), send each signal in turn and return
     (exit code, stderr). A process that outlives its test is killed."""
-    proc = subprocess.Popen([sys.executable, "-m", "stylecam.pipeline.cli", *map(str, args)], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "stylecam.pipeline.app.cli", *map(str, args)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + wait_s

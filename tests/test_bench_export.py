@@ -6,7 +6,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from stylecam.pipeline.cli import main
+from stylecam.pipeline.app.cli import main
 from stylecam.pipeline.item import Frame
 from tests.media import decode_video, make_video
 
@@ -99,7 +99,7 @@ def test_onnxruntime_backend_refuses_gpu_devices():
 
 
 def test_split_cores_gives_each_core_a_one_thread_worker_by_default():
-    from stylecam.stages.inference import split_cores
+    from stylecam.models.runtimes import split_cores
 
     assert split_cores(0, 0, 2) == (2, 1)  # the measured default on this 2-core CPU
     assert split_cores(0, 2, 2) == (1, 2)  # asking for 2 threads leaves room for one worker
@@ -108,7 +108,7 @@ def test_split_cores_gives_each_core_a_one_thread_worker_by_default():
 
 
 def test_parallel_inference_workers_keep_frame_order_in_the_file(tmp_path, tiny_style):
-    from stylecam.pipeline.config import build_pipeline
+    from stylecam.pipeline.app.build import build_pipeline
 
     clip = make_video(tmp_path / "in.mp4", frames=24, audio=False)
     outs = []
@@ -170,7 +170,7 @@ def test_openvino_backend_matches_the_float_network(tiny_style, style, precision
 
 def test_cpu_default_backend_is_measured_between_the_compiled_runtimes(tiny_style):
     from stylecam.models.checkpoint import load_checkpoint
-    from stylecam.stages.inference import faster_cpu_backend
+    from stylecam.models.runtimes import RuntimeOptions, fastest_cpu_runtime
 
-    name, runner = faster_cpu_backend(load_checkpoint(tiny_style).build(), 1, (64, 48))
-    assert name in ("onnxruntime", "openvino") and runner(torch.rand(1, 3, 48, 64)).shape == (1, 3, 48, 64)
+    runtime = fastest_cpu_runtime(load_checkpoint(tiny_style).build(), RuntimeOptions(threads=1), (64, 48))
+    assert runtime.name in ("onnxruntime", "openvino") and runtime(torch.rand(1, 3, 48, 64)).shape == (1, 3, 48, 64)

@@ -52,7 +52,8 @@ def test_blend_cli_writes_a_working_style(tmp_path: Path):
     result = stylecam("blend", "the_scream:0.8", "the_scream-plain:0.2", "-o", out)
     assert result.returncode == 0, result.stderr
     ckpt = load_checkpoint(out)
-    assert ckpt.style == load_checkpoint(TEMPORAL).style
+    assert ckpt.style == "mix" == ckpt.style_cfg["style"]  # a style of its own, named by its file
+    assert ckpt.style_cfg["painting"] == load_checkpoint(TEMPORAL).style_cfg["painting"]
     assert [(p["network"], p["weight"]) for p in ckpt.training["blend"]] == [("the_scream", 0.8), ("the_scream-plain", 0.2)]
     listed = stylecam("styles", env={**os.environ, "STYLECAM_STYLES": str(tmp_path)}).stdout
     assert "blend of 0.8 x the_scream + 0.2 x the_scream-plain" in next(line for line in listed.splitlines() if line.startswith("mix "))
@@ -70,9 +71,15 @@ def test_blend_cli_bad_input_is_one_line(tmp_path: Path):
 
 
 @pytest.mark.skipif(not (ZOO.parents[2] / "shared" / "data" / "styles").is_dir(), reason="needs ../shared/data/styles beside the checkout")
-def test_eval_finds_the_painting_of_a_blended_style():
-    from stylecam.train.evaluate import default_style_image
+def test_eval_finds_the_painting_a_style_records(tmp_path, monkeypatch):
+    """Through the style's own record: STYLECAM_PAINTINGS (paintings are not shipped), never a development path."""
+    from stylecam.pipeline.app.evaluate import EvalError, default_style_image
 
     assert "blend" in load_checkpoint(ZOO / "starry_night.safetensors").training  # shipped as a blend
+    monkeypatch.delenv("STYLECAM_PAINTINGS", raising=False)
+    with pytest.raises(EvalError, match=r"van_gogh_the_starry_night_1889\.jpg \(Vincent van Gogh.*--style-image"):
+        default_style_image(["starry_night"])
+    (tmp_path / "van_gogh_the_starry_night_1889.jpg").write_bytes(b"")
+    monkeypatch.setenv("STYLECAM_PAINTINGS", str(tmp_path))
     for name in ("starry_night", "starry_night-fast", "starry_night-plain"):
-        assert Path(default_style_image(name)).name == "van_gogh_the_starry_night_1889.jpg", name
+        assert Path(default_style_image([name])) == tmp_path / "van_gogh_the_starry_night_1889.jpg", name

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def stylecam(*args, cwd=None, **kw):
-    return subprocess.run([sys.executable, "-m", "stylecam.pipeline.cli", *map(str, args)], cwd=cwd or ROOT,
+    return subprocess.run([sys.executable, "-m", "stylecam.pipeline.app.cli", *map(str, args)], cwd=cwd or ROOT,
                           capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, **kw)
 
 
@@ -87,15 +87,15 @@ def test_ctrl_c_leaves_a_playable_file(tmp_path):
 def test_cli_choices_match_the_stages():
     """The CLI lists backend/network choices without importing torch; they must match the code's."""
     from stylecam.models.styles import NETWORKS
-    from stylecam.pipeline.cli import BACKEND_CHOICES, NETWORK_CHOICES
-    from stylecam.stages.inference import BACKENDS
+    from stylecam.pipeline.app.cli import BACKEND_CHOICES, NETWORK_CHOICES
+    from stylecam.models.runtimes import BACKENDS
 
     assert BACKEND_CHOICES == list(BACKENDS) and NETWORK_CHOICES == list(NETWORKS)
 
 
 EARLY = """
 import sys
-from stylecam.pipeline.cli import main
+from stylecam.pipeline.app.cli import main
 try:
     main(sys.argv[1:])
 except SystemExit as exit:
@@ -132,8 +132,8 @@ def test_a_stage_chain_that_does_not_fit_names_both_stages(tmp_path):
 
 def test_preflight_suffixes_match_the_stages():
     """The early checks keep their own copy of the suffix tables (the stages' import av and cv2)."""
-    from stylecam.pipeline.preflight import IMAGE_SUFFIXES, OUTPUT_VIDEO_SUFFIXES
-    from stylecam.stages.image_files import IMAGE_SUFFIXES as STAGE_IMAGES
+    from stylecam.pipeline.app.preflight import IMAGE_SUFFIXES, OUTPUT_VIDEO_SUFFIXES
+    from stylecam.pipeline.images import IMAGE_SUFFIXES as STAGE_IMAGES
     from stylecam.stages.sinks import CONTAINER_FORMATS
 
     assert IMAGE_SUFFIXES == STAGE_IMAGES and OUTPUT_VIDEO_SUFFIXES == set(CONTAINER_FORMATS)

@@ -1,7 +1,7 @@
 """pipeline.yaml validation: every error names the key."""
 import pytest
 
-from stylecam.pipeline.config import ConfigError, DEFAULT_PIPELINE, build_pipeline, load_yaml, override
+from stylecam.pipeline.app.build import ConfigError, DEFAULT_PIPELINE, build_pipeline, load_yaml, override
 
 
 def spec(**changes):

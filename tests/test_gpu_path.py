@@ -10,7 +10,8 @@ import torch
 from stylecam.models.styles import network_for
 from stylecam.pipeline.item import Frame
 from stylecam.pipeline.stage import Context, StageError
-from stylecam.stages.inference import Inference, pick_precision
+from stylecam.models.runtimes import pick_precision
+from stylecam.stages.inference import Inference
 from stylecam.train.losses import gram, style_loss
 
 ROOT = Path(__file__).resolve().parent.parent

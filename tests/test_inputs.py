@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def stylecam(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "stylecam.pipeline.cli", *map(str, args)], cwd=cwd or ROOT,
+    return subprocess.run([sys.executable, "-m", "stylecam.pipeline.app.cli", *map(str, args)], cwd=cwd or ROOT,
                           capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
 
 

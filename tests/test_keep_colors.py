@@ -40,7 +40,7 @@ def test_keep_colors_through_the_command_line(tmp_path):
     photo = cv2.GaussianBlur(photo, (5, 5), 0)
     cv2.imwrite(str(tmp_path / "in.png"), cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))
     for flag, name in (("--no-keep-colors", "styled.png"), ("--keep-colors", "kept.png")):
-        result = subprocess.run([sys.executable, "-m", "stylecam.pipeline.cli", "transcode", str(tmp_path / "in.png"),
+        result = subprocess.run([sys.executable, "-m", "stylecam.pipeline.app.cli", "transcode", str(tmp_path / "in.png"),
                                  str(tmp_path / name), "--style", "random", flag, "--no-progress"],
                                 capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
         assert result.returncode == 0, result.stderr

@@ -163,7 +163,7 @@ def test_handle_key():
 
 
 def stylecam(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "stylecam.pipeline.cli", *map(str, args)], cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "stylecam.pipeline.app.cli", *map(str, args)], cwd=ROOT, capture_output=True,
                           text=True, timeout=120, stdin=subprocess.DEVNULL, env=env)
 
 
@@ -188,7 +188,7 @@ def test_preview_window_hotkeys_under_xvfb(tmp_path):
     live = None
     try:
         env = dict(os.environ, DISPLAY=display)
-        live = subprocess.Popen([sys.executable, "-m", "stylecam.pipeline.cli", "live", "--source", "testsrc", "--preview",
+        live = subprocess.Popen([sys.executable, "-m", "stylecam.pipeline.app.cli", "live", "--source", "testsrc", "--preview",
                                  "--size", "160x120", "--duration", "120", "--stats-json", str(tmp_path / "s.json"),
                                  "--workers", "2", "--threads", "1"],
                                 cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -77,6 +77,6 @@ def test_mixing_needs_one_architecture_and_two_styles(two_styles, tmp_path):
     with pytest.raises(StageError, match="one architecture"):
         Inference(two_styles[0], mix_with=str(tmp_path / "fast.safetensors")).open(Context(device="cpu"))
     for args in (["--style", two_styles[0], "--mix", "0.5"], ["--style", "a", "--style", "b", "--style", "c"]):
-        result = subprocess.run([sys.executable, "-m", "stylecam.pipeline.cli", "live", "--source", "testsrc", *args],
+        result = subprocess.run([sys.executable, "-m", "stylecam.pipeline.app.cli", "live", "--source", "testsrc", *args],
                                 capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
         assert result.returncode != 0 and "Traceback" not in result.stderr and "--style" in result.stderr

@@ -6,9 +6,9 @@ import torch
 from click.testing import CliRunner
 
 from stylecam.models.checkpoint import CheckpointError, load_checkpoint, read_metadata, save_checkpoint
-from stylecam.models.styles import StyleError, find_style, list_styles, load_style, twin_base
+from stylecam.models.styles import StyleError, all_styles, find_style, list_styles, load_style
 from stylecam.models.transformer_net import TransformerNet
-from stylecam.pipeline.cli import main
+from stylecam.pipeline.app.cli import main
 from stylecam.pipeline.stage import StageError
 
 
@@ -88,40 +88,47 @@ def test_registry_by_name_and_by_path(tmp_path, monkeypatch, tiny_style):
 
 
 def test_auto_network_is_the_fast_twin_on_cpu(tmp_path, monkeypatch):
+    """A style's networks are grouped by their style_cfg metadata; file names carry no meaning."""
     from stylecam.models.checkpoint import save_checkpoint
     from stylecam.models.fast_net import FastNet
     from stylecam.models.transformer_net import TransformerNet
     from stylecam.pipeline.stage import Context
     from stylecam.stages.inference import Inference
 
-    save_checkpoint(tmp_path / "duo.safetensors", TransformerNet(width=4, blocks=1), style="duo")
-    save_checkpoint(tmp_path / "duo-fast.safetensors", FastNet(width=4, blocks=1), style="duo")
-    save_checkpoint(tmp_path / "duo-full.safetensors", TransformerNet(width=8, blocks=1), style="duo")
-    save_checkpoint(tmp_path / "solo.safetensors", TransformerNet(width=4, blocks=1), style="solo")
+    def save(name, net, style, network, **cfg):
+        save_checkpoint(tmp_path / f"{name}.safetensors", net, style=style, style_cfg={"style": style, "network": network, **cfg})
+
+    save("duo", TransformerNet(width=4, blocks=1), "duo", "half")
+    save("duo-fast", FastNet(width=4, blocks=1), "duo", "fast")
+    save("duo-full", TransformerNet(width=8, blocks=1), "duo", "full")
+    save_checkpoint(tmp_path / "solo.safetensors", TransformerNet(width=4, blocks=1), style="solo")  # no style_cfg
+    save_checkpoint(tmp_path / "sketch-fast.safetensors", TransformerNet(width=4, blocks=1), style="x")  # a style, not a twin
     monkeypatch.setenv("STYLECAM_STYLES", str(tmp_path))
     assert find_style("duo", "fast") == tmp_path / "duo-fast.safetensors"
     assert find_style("duo", "full") == find_style("duo") == tmp_path / "duo-full.safetensors"
     assert find_style("duo", "half") == tmp_path / "duo.safetensors"
     assert find_style("solo", "full") == tmp_path / "solo.safetensors"
     assert find_style("solo", "fast") == tmp_path / "solo.safetensors"  # no twin: the one there is
-    assert find_style("duo-fast", "full") == tmp_path / "duo-fast.safetensors"  # explicit names win
+    assert find_style("duo-fast", "full") == tmp_path / "duo-fast.safetensors"  # a network's own name selects it
+    assert find_style("sketch-fast", "half") == tmp_path / "sketch-fast.safetensors"
+    assert {"duo", "solo", "sketch-fast"} <= {s.name for s in list_styles()}
     for network, expected, width in [("auto", FastNet, 4), ("fast", FastNet, 4), ("half", TransformerNet, 4),
                                      ("full", TransformerNet, 8)]:
         stage = Inference(style="duo", device="cpu", network=network, backend="torch")
         stage.open(Context(device="cpu"))
-        assert isinstance(stage.net, expected) and stage.net.width == width, network
+        assert isinstance(stage.net.net, expected) and stage.net.net.width == width, network
     stage = Inference(style="duo", device="cpu")
     stage.open(Context(device="cpu"))
     assert stage.backend in ("onnxruntime", "openvino")  # whichever measured faster on this CPU, just now
     with pytest.raises(StageError, match="network must be one of"):
         Inference(style="duo", network="fastest")
-    # -plain twins (with or without -fast) are listed only with --all
-    save_checkpoint(tmp_path / "duo-plain.safetensors", TransformerNet(width=4, blocks=1), style="duo")
-    save_checkpoint(tmp_path / "duo-plain-fast.safetensors", FastNet(width=4, blocks=1), style="duo")
-    save_checkpoint(tmp_path / "duo-plain-full.safetensors", TransformerNet(width=8, blocks=1), style="duo")
+    # reference networks (the -plain twins) are listed only with --all
+    save("duo-plain", TransformerNet(width=4, blocks=1), "duo-plain", "half", reference=True)
+    save("duo-plain-fast", FastNet(width=4, blocks=1), "duo-plain", "fast", reference=True)
+    save("duo-plain-full", TransformerNet(width=8, blocks=1), "duo-plain", "full", reference=True)
     shown = {s.name for s in list_styles()}
-    assert {"duo", "duo-fast", "duo-full"} <= shown and not {"duo-plain", "duo-plain-fast", "duo-plain-full"} & shown
-    assert {"duo-plain", "duo-plain-fast", "duo-plain-full"} <= {s.name for s in list_styles(include_all=True)}
+    assert "duo" in shown and "duo-plain" not in shown
+    assert "duo-plain" in {s.name for s in list_styles(include_all=True)}
     assert find_style("duo-plain", "full") == tmp_path / "duo-plain-full.safetensors"
     result = CliRunner().invoke(main, ["styles", "--all"])
     assert result.exit_code == 0 and "duo-plain-fast" in result.output and "fast_net w4 b1" in result.output
@@ -163,10 +170,13 @@ def test_every_shipped_style_loads_and_has_a_model_card():
         with torch.no_grad():
             y = ckpt.build()(torch.rand(1, 3, 64, 64))
         assert y.shape == (1, 3, 64, 64) and torch.isfinite(y).all()
-        assert (ckpt.arch["name"] == "fast_net") == path.stem.endswith("-fast")
-        assert bool(training.get("temporal_weight")) != ("-plain" in path.stem)
-        assert (ckpt.arch.get("width") == 32) == path.stem.endswith("-full")
-    # every style comes as six networks: temporal and -plain, each as -full (width 32), half width and -fast
-    names = {p.stem for p in shipped}
-    for base in {twin_base(n).removesuffix("-plain") for n in names}:
-        assert {f"{base}{v}{n}" for v in ("", "-plain") for n in ("", "-fast", "-full")} <= names, base
+        assert bool(training.get("temporal_weight")) == ckpt.style_cfg["temporal"] != ckpt.style_cfg["reference"]
+    # every style has its three networks, and is temporal with a reference twin trained without the temporal loss
+    zoo = {s.name: s for s in all_styles() if any(n.path.parent == ZOO for n in s.networks.values())}
+    for style in zoo.values():
+        assert set(style.networks) == {"fast", "half", "full"}, style.name
+        assert style.painting["file"] and style.painting["credit"], style.name
+        for kind, network in style.networks.items():
+            assert (network.arch["name"] == "fast_net") == (kind == "fast") and (network.arch["width"] == 32) == (kind == "full")
+        if not style.reference:
+            assert style.temporal and f"{style.name}-plain" in zoo and zoo[f"{style.name}-plain"].reference

@@ -37,7 +37,7 @@ def test_wheel_installs_one_top_level_name_with_its_data(wheel):
     assert not any(n.startswith("stylecam/__init__") for n in names)  # a namespace package
     assert not any("-plain" in n for n in names)  # evaluation-only twins stay in the repository
     assert wheel.stat().st_size <= 60 * 2**20
-    assert "stylecam = stylecam.pipeline.cli:main" in entry_points
+    assert "stylecam = stylecam.pipeline.app.cli:main" in entry_points
     assert "Requires-Dist: av>=15.0" in metadata and "Requires-Dist: torch>=2.5" in metadata
 
 
@@ -57,7 +57,7 @@ def test_installed_wheel_transcodes_from_any_folder(wheel, tmp_path):
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    where = subprocess.run([str(python), "-c", "import stylecam.pipeline.cli as m; print(m.__file__)"], cwd=elsewhere,
+    where = subprocess.run([str(python), "-c", "import stylecam.pipeline.app.cli as m; print(m.__file__)"], cwd=elsewhere,
                            capture_output=True, text=True)
     assert where.stdout.strip().startswith(site), where  # the wheel's copy, not the repository
     for generic in ("models", "pipeline", "stages", "train"):

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from media import make_video
-from stylecam.train.evaluate import Clip, clip_flows, evaluate, mean_warping_error, stylise
+from stylecam.pipeline.app.evaluate import Clip, clip_flows, evaluate, mean_warping_error, stylise
 from stylecam.train.motion import synthetic_clip, synthetic_pair, temporal_loss, warp_image, warp_tensor
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,7 +103,7 @@ def test_warping_error_uses_the_flow(tiny_style):
 
 
 def stylecam(*args):
-    return subprocess.run([sys.executable, "-m", "stylecam.pipeline.cli", *map(str, args)], cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "stylecam.pipeline.app.cli", *map(str, args)], cwd=ROOT, capture_output=True,
                           text=True, timeout=300, stdin=subprocess.DEVNULL)
 
 

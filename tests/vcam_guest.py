@@ -112,7 +112,7 @@ def main() -> int:
         for old in d.glob("*.png"):
             old.unlink()
     live = subprocess.Popen(
-        [sys.executable, "-m", "stylecam.pipeline.cli", "live", "--source", "testsrc", "--vcam", DEVICE, "--size", f"{W}x{H}",
+        [sys.executable, "-m", "stylecam.pipeline.app.cli", "live", "--source", "testsrc", "--vcam", DEVICE, "--size", f"{W}x{H}",
          "--fps", str(FPS), "--style", "random", "--image-size", "32", "--strength", "0.5", "--duration", "900", "--record", str(sent)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     reader = subprocess.run([sys.executable, "-c", READER, DEVICE, str(read), str(READS)], capture_output=True, text=True)

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from stylecam.stages.image_files import IMAGE_SUFFIXES, read_rgb
+from stylecam.pipeline.images import IMAGE_SUFFIXES, read_rgb
 
 
 def to_tensor(rgb: np.ndarray) -> torch.Tensor:

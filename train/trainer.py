@@ -19,7 +19,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -35,9 +35,11 @@ from stylecam.pipeline.files import atomic_output, same_path
 from stylecam.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from stylecam.models.multistyle import MultiStyleNetwork
 from stylecam.models.networks import create_network
+from stylecam.models.styles import network_kind
 from stylecam.models.widen import WidenError, widen_state
 from stylecam.models.vgg import CONTENT_LAYER, STYLE_LAYERS, load_vgg
-from stylecam.stages.image_files import read_rgb
+from stylecam.pipeline.images import read_rgb
+from stylecam.train.config import TrainConfig
 from stylecam.train.data import ImageFolder, to_tensor
 from stylecam.train.losses import content_loss, gram, style_loss, tv_loss
 from stylecam.train.motion import synthetic_pair, temporal_loss
@@ -45,45 +47,6 @@ from stylecam.train.motion import synthetic_pair, temporal_loss
 
 class TrainError(Exception):
     """Bad training input; the message is fit for users."""
-
-
-@dataclass
-class TrainConfig:
-    content_dir: str
-    style_image: str | tuple[str, ...]  # several: one multi-style network (models/multistyle.py)
-    save_model_dir: str = "checkpoints"
-    style_name: str = ""
-    member_names: str = ""  # multi-style: comma-separated names of the styles (default: the paintings' file names)
-    steps: int = 0  # 0: derived from epochs
-    epochs: int = 2
-    batch_size: int = 4
-    image_size: int = 256
-    style_size: int = 0  # long side of the style image fed to VGG; 0 = 2 * image_size
-    lr: float = 1e-3
-    warmup_steps: int = 0  # lr rises linearly over these first steps: a fresh Adam on trained weights jumps otherwise
-    content_weight: float = 1.0
-    style_weight: float = 0.5  # with the relative losses; what the shipped styles used (0.3-0.5)
-    tv_weight: float = 0.0
-    temporal_weight: float = 0.0
-    still_fraction: float = 0.0  # share of temporal pairs from a still camera (train/motion.py)
-    still_grain: float = 0.0  # still pairs' noise: 0 white, > 0 video-like, blurred by up to this many pixels
-    teacher: str | None = None  # a style name or checkpoint whose outputs are distilled
-    distill_weight: float = 0.0
-    init: str | None = None  # start from these weights (fine-tuning); the step count starts at 0
-    style_layers: tuple[str, ...] = STYLE_LAYERS
-    vgg_weights: str | None = None
-    width: int = 32
-    blocks: int = 5
-    arch: str = "transformer_net"
-    device: str = "auto"
-    precision: str = "auto"  # auto: fp16 autocast on CUDA, bf16 on a CPU where it measures faster, else fp32
-    seed: int = 42
-    resume: str | None = None
-    checkpoint_every: int = 200
-    log_every: int = 10
-    sample_every: int = 100
-    progress: bool = True
-    extra: dict = field(default_factory=dict)
 
 
 def _optimizer_path(ckpt: Path) -> Path:
@@ -231,7 +194,7 @@ def train(cfg: TrainConfig) -> Path:
     perceptual = bool(cfg.content_weight or cfg.style_weight)
     if not (perceptual or cfg.teacher):
         raise TrainError("nothing to learn: content and style weights are 0 and there is no --teacher")
-    vgg = load_vgg(cfg.vgg_weights, tuple(sorted(set(cfg.style_layers) | {CONTENT_LAYER}))).to(device) if perceptual else None
+    vgg = load_vgg(cfg.vgg_weights, tuple(sorted(set(cfg.style_layers or STYLE_LAYERS) | {CONTENT_LAYER}))).to(device) if perceptual else None
     teacher = _load_frozen(cfg.teacher, device) if cfg.teacher else None
     distill_weight = cfg.distill_weight or (1.0 if teacher is not None else 0.0)
 
@@ -279,7 +242,7 @@ def train(cfg: TrainConfig) -> Path:
         with torch.no_grad():
             for grams, style in zip(style_grams, styles):
                 feats = vgg(style)
-                grams.update({name: gram(feats[name]) for name in cfg.style_layers})
+                grams.update({name: gram(feats[name]) for name in cfg.style_layers or STYLE_LAYERS})
     motion_rng = torch.Generator().manual_seed(cfg.seed + 1000 + rank)
 
     precision = pick_train_precision(cfg.precision, device)
@@ -319,14 +282,23 @@ def train(cfg: TrainConfig) -> Path:
     t0 = time.perf_counter()
     final_path = out_dir / f"{style_name}.safetensors"
 
+    def style_cfg(name: str, painting: str | None) -> dict:
+        """How models/styles.py files the network: its style, which network, and the painting it learned."""
+        cfg_ = {"style": name, "network": network_kind(net.arch()),
+                "temporal": bool(cfg.temporal_weight)}
+        if painting:
+            cfg_["painting"] = {"file": Path(painting).name, "path": str(Path(painting).resolve())}
+        return cfg_
+
     def checkpoint(step: int, path: Path) -> None:
         meta = dict(training_meta, steps=step, date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     final_losses=last, style_image=Path(images[0]).name if not members else [Path(p).name for p in images])
-        save_checkpoint(path, net, style=style_name, training=meta)
+        save_checkpoint(path, net, style=style_name, training=meta, style_cfg=style_cfg(style_name, images[0] if not members else None))
         for i, member in enumerate(members):  # each style as an ordinary network, ready for every command
             member_meta = dict(meta, style_image=Path(images[i]).name,
                                multi_style={"file": path.name, "index": i, "styles": members})
-            save_checkpoint(out_dir / "members" / f"{member}.safetensors", net.member(i), style=member, training=member_meta)
+            save_checkpoint(out_dir / "members" / f"{member}.safetensors", net.member(i), style=member, training=member_meta,
+                            style_cfg=style_cfg(member, images[i]))
         with atomic_output(_optimizer_path(path)) as tmp:
             torch.save(optimizer.state_dict(), tmp)
 

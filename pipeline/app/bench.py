@@ -14,13 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from stylecam.pipeline.config import build_pipeline, override
+from stylecam.pipeline.app.build import build_pipeline, override
 from stylecam.pipeline.metrics import WARMUP_FRAMES
+from stylecam.stages.direct import process_one
 
 
 def bench_spec(input_path: str | None, size: tuple[int, int], frames: int, style: str, image_size: int | None,
                backend: str, batch_size: int, sink: str, workdir: Path, live: bool = False, network: str = "auto",
-               threads: int = 0, workers: int = 0) -> dict:
+               threads: int = 0, workers: int = 0, spin_wait: bool = False) -> dict:
     if input_path:
         source: dict[str, Any] = {"type": "file", "path": input_path, "max_frames": frames, "realtime": live}
     else:
@@ -31,7 +32,7 @@ def bench_spec(input_path: str | None, size: tuple[int, int], frames: int, style
         "stages": [
             {"type": "preprocess", "image_size": image_size, "adaptive": live},
             {"type": "inference", "style": style, "batch_size": batch_size, "batch_timeout_ms": 40.0, "backend": backend,
-             "network": network, "threads": threads, "workers": workers},
+             "network": network, "threads": threads, "workers": workers, "spin_wait": spin_wait},
             {"type": "postprocess"},
         ],
         "sinks": sinks,
@@ -39,14 +40,6 @@ def bench_spec(input_path: str | None, size: tuple[int, int], frames: int, style
         "queues": {"size": 2, "policy": "leaky"} if live else {"size": 8, "policy": "block"},
     }
     return spec
-
-
-def process_one(stages: list, item: Any) -> Any:
-    """One frame through stages in this thread (no engine): how the naive loop and `stylecam eval` run them."""
-    for stage in stages:
-        item = stage.process([item] if getattr(stage, "batch_size", 1) > 1 else item)
-        item = item[0] if isinstance(item, list) else item
-    return item
 
 
 def naive_loop(spec: dict, device: str) -> dict:
@@ -87,9 +80,10 @@ def naive_loop(spec: dict, device: str) -> dict:
 
 def run_bench(input_path: str | None, size: tuple[int, int], frames: int, style: str, image_size: int | None,
               backend: str, batch_size: int, sink: str, device: str, naive: bool = True, live: bool = False,
-              network: str = "auto", threads: int = 0, workers: int = 0) -> dict:
+              network: str = "auto", threads: int = 0, workers: int = 0, spin_wait: bool = False) -> dict:
     with tempfile.TemporaryDirectory(prefix="stylecam-bench-") as tmp:
-        spec = bench_spec(input_path, size, frames, style, image_size, backend, batch_size, sink, Path(tmp), live, network, threads, workers)
+        spec = bench_spec(input_path, size, frames, style, image_size, backend, batch_size, sink, Path(tmp), live, network, threads, workers,
+                          spin_wait)
         # Naive first: both runs then find the same warm caches (ONNX export, page cache) from the second on.
         naive_result = naive_loop(spec, device) if naive else None
         pipeline = build_pipeline(spec, device=device)
@@ -108,7 +102,7 @@ def run_bench(input_path: str | None, size: tuple[int, int], frames: int, style:
         ratio=(report.fps / naive_result["fps"]) if naive_result and naive_result["fps"] else None,
         config={"input": input_path or f"testsrc {size[0]}x{size[1]}", "frames": frames, "style": style,
                 "image_size": image_size, "backend": backend, "batch_size": batch_size, "sink": sink, "device": device, "live": live,
-                "network": network, "threads": threads, "workers": workers},
+                "network": network, "threads": threads, "workers": workers, "spin_wait": spin_wait},
     )
     return result
 

@@ -20,14 +20,15 @@ from typing import Any
 
 import yaml
 
+import stylecam.stages  # noqa: F401  (registers stylecam's own stages)
+from stylecam.pipeline import registry
 from stylecam.pipeline.engine import Pipeline
 from stylecam.pipeline.stage import KIND_NAMES, Context
-from stylecam.stages import registry
 
 # An installed wheel carries pipeline.yaml inside this package (setup.py copies it there); a source
 # checkout (or an editable install) has it at the repository root.
-_PACKAGED_PIPELINE = Path(__file__).resolve().with_name("pipeline.yaml")
-DEFAULT_PIPELINE = _PACKAGED_PIPELINE if _PACKAGED_PIPELINE.is_file() else Path(__file__).resolve().parent.parent / "pipeline.yaml"
+_PACKAGED_PIPELINE = Path(__file__).resolve().parent.parent / "pipeline.yaml"
+DEFAULT_PIPELINE = _PACKAGED_PIPELINE if _PACKAGED_PIPELINE.is_file() else Path(__file__).resolve().parents[2] / "pipeline.yaml"
 TOP_LEVEL_KEYS = {"source", "stages", "sinks", "queues"}
 QUEUE_KEYS = {"size", "policy"}
 
@@ -76,20 +77,32 @@ def _type_name(annotation: Any) -> str:
     return "null" if annotation is type(None) else getattr(annotation, "__name__", str(annotation))
 
 
-def instantiate(where: str, entry: Any, table: dict[str, type]) -> Any:
+def stage_class(role: str, kind: str, where: str = "") -> type:
+    """The registered class of a `type:` name (pipeline/registry.py), or a ConfigError naming the key."""
+    if registry.find(role, kind) is None:
+        raise ConfigError(f"{where or role}.type: unknown {role} {kind!r} (one of {', '.join(registry.names(role))})")
+    try:
+        return registry.lookup(role, kind)
+    except registry.RegistryError as exc:
+        raise ConfigError(f"{where or role}.type: {exc}") from None
+
+
+def instantiate(where: str, entry: Any, role: str) -> Any:
     """Build one stage from its mapping, checking every key against the constructor."""
     if not isinstance(entry, dict):
         raise ConfigError(f"{where}: expected a mapping with a 'type' key, got {type(entry).__name__}")
     params = dict(entry)
     kind = params.pop("type", None)
     if kind is None:
-        raise ConfigError(f"{where}.type: missing (one of {', '.join(sorted(table))})")
-    if kind not in table:
-        raise ConfigError(f"{where}.type: unknown stage {kind!r} (one of {', '.join(sorted(table))})")
-    cls = table[kind]
+        raise ConfigError(f"{where}.type: missing (one of {', '.join(registry.names(role))})")
+    if not isinstance(kind, str):
+        raise ConfigError(f"{where}.type: expected a name (one of {', '.join(registry.names(role))}), got {kind!r}")
+    cls = stage_class(role, kind, where)
     sig = inspect.signature(cls.__init__)
     hints = typing.get_type_hints(cls.__init__)
-    allowed = {n: p for n, p in sig.parameters.items() if n != "self"}
+    # (*args/**kwargs, as object.__init__ of a stage without a constructor has, take no yaml keys)
+    allowed = {n: p for n, p in sig.parameters.items()
+               if n != "self" and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)}
     for key, value in params.items():
         if key not in allowed:
             raise ConfigError(f"{where}.{key}: unknown parameter for {kind} (known: {', '.join(allowed)})")
@@ -153,13 +166,13 @@ def build_pipeline(spec: dict, device: str = "auto", **pipeline_kwargs: Any) -> 
 
     spec = copy.deepcopy(spec)
     validate_top(spec)
-    source = instantiate("source", spec["source"], registry.SOURCES)
-    stages = [instantiate(f"stages[{i}]", e, registry.STAGES) for i, e in enumerate(spec.get("stages") or [])]
-    sinks = [instantiate(f"sinks[{i}]", e, registry.SINKS) for i, e in enumerate(spec["sinks"])]
+    source = instantiate("source", spec["source"], "source")
+    stages = [instantiate(f"stages[{i}]", e, "stage") for i, e in enumerate(spec.get("stages") or [])]
+    sinks = [instantiate(f"sinks[{i}]", e, "sink") for i, e in enumerate(spec["sinks"])]
     check_chain(spec, source, stages, sinks)
     # One device for the whole pipeline: the caller's if named, else the inference stage's yaml value.
     if device == "auto":
-        device = next((s.device_name for s in stages if isinstance(s, registry.STAGES["inference"])), "auto")
+        device = next((s.device_name for s in stages if hasattr(s, "device_name") and s.device_name != "auto"), "auto")
     try:
         resolved = str(pick_device(device))
     except ValueError as exc:
@@ -169,12 +182,15 @@ def build_pipeline(spec: dict, device: str = "auto", **pipeline_kwargs: Any) -> 
             stage.device_name = resolved
     queues = spec.get("queues") or {}
     ctx = Context(device=str(resolved))
+    for stage in stages:  # what the network takes, for preprocess, which opens before inference
+        if hasattr(stage, "network_geometry"):
+            ctx.extras["network_geometry"] = stage.network_geometry(resolved.split(":")[0])
     return Pipeline(source, stages, sinks, ctx, queue_size=queues.get("size", 8), policy=queues.get("policy", "auto"), **pipeline_kwargs)
 
 
 def source_entry(path: str, base: dict | None = None) -> dict:
     """A source mapping for an INPUT given on the command line."""
-    from stylecam.stages.image_files import IMAGE_SUFFIXES
+    from stylecam.pipeline.images import IMAGE_SUFFIXES
 
     base = base or {}
     if path == "testsrc":
@@ -189,7 +205,7 @@ def source_entry(path: str, base: dict | None = None) -> dict:
 def sink_entry(path: str, base_sinks: list | None = None) -> dict:
     """A sink mapping for an OUTPUT given on the command line (keeps the yaml's options for that type)."""
     from stylecam.stages.sinks import CONTAINER_FORMATS
-    from stylecam.stages.image_files import IMAGE_SUFFIXES
+    from stylecam.pipeline.images import IMAGE_SUFFIXES
 
     if path == "null":
         return {"type": "null"}
@@ -205,19 +221,24 @@ def sink_entry(path: str, base_sinks: list | None = None) -> dict:
     return base
 
 
-def override(spec: dict, *, input: str | None = None, output: str | None = None, **stage_params: Any) -> dict:
+def override(spec: dict, *, input: str | None = None, output: str | None = None, sink_params: dict | None = None,
+             **stage_params: Any) -> dict:
     """Apply command-line options to a pipeline description. stage_params go to whichever stage
-    accepts them (style/batch_size -> inference, size/image_size -> preprocess, strength -> postprocess)."""
+    accepts them (style/batch_size -> inference, size/image_size -> preprocess, strength -> postprocess);
+    sink_params (crf, codec, audio) to the file sinks."""
     spec = copy.deepcopy(spec)
     if input is not None:
         spec["source"] = source_entry(input, spec.get("source"))
     if output is not None:
         spec["sinks"] = [sink_entry(output, spec.get("sinks"))]
+    for sink in spec.get("sinks") or []:
+        if isinstance(sink, dict) and sink.get("type") == "file":
+            sink.update(sink_params or {})
     for key, value in stage_params.items():
         if value is None:
             continue
-        targets = [e for e in spec.get("stages") or [] if isinstance(e, dict) and e.get("type") in registry.STAGES
-                   and key in inspect.signature(registry.STAGES[e["type"]].__init__).parameters]
+        targets = [e for e in spec.get("stages") or [] if isinstance(e, dict) and isinstance(e.get("type"), str) and registry.find("stage", e["type"]) is not None
+                   and key in inspect.signature(stage_class("stage", e["type"]).__init__).parameters]
         if not targets:
             raise ConfigError(f"--{key.replace('_', '-')}: no stage in this pipeline takes it")
         for entry in targets:

@@ -12,7 +12,7 @@ from typing import Any, Callable
 import click
 
 from stylecam.pipeline.files import write_text_atomic
-from stylecam.pipeline.preflight import PreflightError, check_file_output, check_transcode
+from stylecam.pipeline.app.preflight import PreflightError, check_file_output, check_transcode
 
 EXIT_ERROR, EXIT_INTERRUPTED = 1, 130
 EXIT_SIGNAL = {"SIGTERM": 143, "SIGHUP": 129}  # 128 + the signal's number, as shells report it
@@ -21,10 +21,12 @@ EXIT_SIGNAL = {"SIGTERM": 143, "SIGHUP": 129}  # 128 + the signal's number, as s
 # Exceptions whose message is written for users. Looked up only in modules already imported: an error
 # raised before torch loads (preflight) must not load it just to be printed.
 USER_ERRORS = [("stylecam.models.blend", "BlendError"), ("stylecam.models.checkpoint", "CheckpointError"),
+               ("stylecam.models.runtimes", "BackendError"), ("stylecam.models.export", "ExportError"),
+               ("stylecam.pipeline.registry", "RegistryError"), ("stylecam.pipeline.app.live", "LiveError"),
                ("stylecam.models.styles", "StyleError"), ("stylecam.models.vgg", "VGGWeightsError"),
-               ("stylecam.pipeline.config", "ConfigError"), ("stylecam.pipeline.engine", "PipelineError"),
+               ("stylecam.pipeline.app.build", "ConfigError"), ("stylecam.pipeline.engine", "PipelineError"),
                ("stylecam.pipeline.stage", "StageError"), ("stylecam.train.trainer", "TrainError"),
-               ("stylecam.train.evaluate", "EvalError"), ("stylecam.pipeline.preflight", "PreflightError")]
+               ("stylecam.pipeline.app.evaluate", "EvalError"), ("stylecam.pipeline.app.preflight", "PreflightError")]
 
 
 def _is_user_error(exc: BaseException) -> bool:
@@ -75,19 +77,34 @@ def main(ctx: click.Context, debug: bool) -> None:
     ctx.ensure_object(dict)["debug"] = debug
 
 
-# Kept in step with stages/inference.py BACKENDS and models/styles.py NETWORKS (tests/test_cli_errors.py).
+# Options several commands take, defined once; `shared_option(name, default=...)` adapts the default.
+# The choices are kept in step with models/runtimes.py BACKENDS and models/styles.py NETWORKS
+# (tests/test_cli_errors.py), without importing torch here.
 BACKEND_CHOICES = ["auto", "torch", "onnxruntime", "openvino"]
-BACKEND_HELP = ("Inference backend; auto: on a CPU the faster of openvino and onnxruntime, timed at start on this CPU; "
-                "torch on GPUs.")
 NETWORK_CHOICES = ["auto", "fast", "half", "full"]
-NETWORK_HELP = ("Which network of the style: fast (NAME-fast, fast_net), half (NAME, Johnson's at half width), "
-                "full (NAME-full, Johnson's at full width); auto: fast on the CPU, half on MPS, full on CUDA.")
-network_option = click.option("--network", default="auto", show_default=True, type=click.Choice(NETWORK_CHOICES), help=NETWORK_HELP)
-backend_option = click.option("--backend", default="auto", show_default=True, type=click.Choice(BACKEND_CHOICES), help=BACKEND_HELP)
+SHARED_OPTIONS: dict[str, tuple[tuple[str, ...], dict]] = {
+    "device": (("--device",), dict(default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")),
+    "backend": (("--backend",), dict(type=click.Choice(BACKEND_CHOICES), help=(
+        "Inference backend; auto: on a CPU the faster of openvino and onnxruntime, timed at start on this CPU; torch on GPUs."))),
+    "network": (("--network",), dict(type=click.Choice(NETWORK_CHOICES), help=(
+        "Which network of the style: fast (fast_net, for CPUs), half (Johnson's at half width), full (Johnson's at full "
+        "width); auto: fast on the CPU, half on MPS, full on CUDA."))),
+    "workers": (("--workers",), dict(type=click.IntRange(min=0), help="Frames in inference at once (0: one per core on a CPU, 1 on a GPU).")),
+    "threads": (("--threads",), dict(type=click.IntRange(min=0), help="Intra-op threads of each inference worker (0: the cores split between them).")),
+    "stats_json": (("--stats-json",), dict(type=click.Path(dir_okay=False), help="Write the run's metrics as JSON (schema: docs/metrics.md).")),
+    "quiet": (("--quiet", "-q"), dict(is_flag=True, help="Only warnings and errors on stderr: no notices, report or progress bar.")),
+}
+
+
+def shared_option(name: str, **overrides: Any) -> Callable:
+    decls, kwargs = SHARED_OPTIONS[name]
+    if "default" in overrides and overrides["default"] is not None:
+        overrides.setdefault("show_default", True)
+    return click.option(*decls, **{**kwargs, **overrides})
 
 
 def pipeline_options(fn: Callable) -> Callable:
-    """Options shared by `run` and `transcode`; the seed's spellings are aliases."""
+    """Options shared by `run` and `transcode`; the seed's spellings are aliases. None: keep the yaml's value."""
     options = [
         click.option("--input", "-i", "input_opt", help="Input: video file, image, folder of images, or 'testsrc'."),
         click.option("--output", "-o", "output_opt", help="Output: video file (.mp4/.mkv/...), image, folder, or 'null'."),
@@ -97,17 +114,29 @@ def pipeline_options(fn: Callable) -> Callable:
         click.option("--strength", type=click.FloatRange(0, 1), help="Blend of stylised and original, 0..1."),
         click.option("--keep-colors/--no-keep-colors", default=None, help="Keep the input's colours: only the brightness is stylised."),
         click.option("--batch-size", type=click.IntRange(min=1), help="Frames per inference batch."),
-        click.option("--workers", type=click.IntRange(min=0), help="Frames in inference at once (0: one per core on a CPU, 1 on a GPU)."),
-        click.option("--threads", type=click.IntRange(min=0), help="Intra-op threads of each inference worker (0: the cores split between them)."),
-        click.option("--backend", type=click.Choice(BACKEND_CHOICES), help=BACKEND_HELP),
-        click.option("--network", type=click.Choice(NETWORK_CHOICES), help=NETWORK_HELP),
-        click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps."),
-        click.option("--stats-json", type=click.Path(dir_okay=False), help="Write the run's metrics as JSON (schema: docs/metrics.md)."),
+        shared_option("workers"),
+        shared_option("threads"),
+        shared_option("backend"),
+        shared_option("network"),
+        shared_option("device"),
+        shared_option("stats_json"),
         click.option("--progress/--no-progress", default=None, help="Progress bar (default: on for file inputs on a terminal)."),
+        shared_option("quiet"),
     ]
     for option in reversed(options):
         fn = option(fn)
     return fn
+
+
+def show_messages(pipeline: Any, quiet: bool) -> None:
+    """The bus's messages on stderr, one line each as they are posted (warnings even with --quiet)."""
+    def echo(message: Any) -> None:
+        if message.level == "warning":
+            click.echo(f"warning: {message.text}", err=True)
+        elif not quiet:
+            click.echo(message.text, err=True)
+
+    pipeline.ctx.bus.subscribe(echo)
 
 
 class ProgressBar:
@@ -130,25 +159,28 @@ class ProgressBar:
             self.bar.close()
 
 
-def run_spec(spec: dict, device: str, stats_json: str | None, progress: bool | None, duration: float | None = None) -> None:
-    from stylecam.pipeline.config import build_pipeline
+def run_spec(spec: dict, device: str, stats_json: str | None, progress: bool | None, duration: float | None = None,
+             quiet: bool = False) -> None:
+    from stylecam.pipeline.app.build import build_pipeline
 
     pipeline = build_pipeline(spec, device=device, duration_s=duration)
+    show_messages(pipeline, quiet)
     is_file_input = spec["source"].get("type") in ("file", "images")
-    bar = ProgressBar(pipeline, progress if progress is not None else (is_file_input and sys.stderr.isatty()))
+    bar = ProgressBar(pipeline, not quiet and (progress if progress is not None else (is_file_input and sys.stderr.isatty())))
     pipeline.progress = bar
     try:
         report = pipeline.run()
     finally:
         bar.close()
-    click.echo(report.table())
+    if not quiet:
+        click.echo(report.table())
     if stats_json:
         report.write_json(stats_json)
     outputs = [str(s.get("path")) for s in spec["sinks"] if s.get("path")]
     if report.interrupted:
         click.echo(f"interrupted: {report.frames_out} frames written" + (f" to {', '.join(outputs)}" if outputs else ""), err=True)
         sys.exit(128 + pipeline.stop_signal if pipeline.stop_signal else EXIT_INTERRUPTED)
-    if outputs:
+    if outputs and not quiet:
         click.echo(f"wrote {', '.join(outputs)}")
 
 
@@ -168,7 +200,7 @@ def _pick(positional: str | None, option: str | None, what: str) -> str | None:
 @click.option("--audio", type=click.Choice(["copy", "none"]), help="The input's audio: copied packet for packet (default), or dropped.")
 def transcode(input_path: str | None, output_path: str | None, input_opt: str | None, output_opt: str | None,
               pipeline_file: str | None, crf: int | None, codec: str | None, audio: str | None, device: str, stats_json: str | None,
-              progress: bool | None, **params: Any) -> None:
+              progress: bool | None, quiet: bool, **params: Any) -> None:
     """Stylise INPUT into OUTPUT: video -> video, image -> image, folder -> folder.
 
     INPUT may be 'testsrc' (a built-in moving test pattern); OUTPUT may be 'null' (discard).
@@ -179,13 +211,11 @@ def transcode(input_path: str | None, output_path: str | None, input_opt: str | 
         raise click.UsageError("transcode needs INPUT and OUTPUT (or --input and --output)")
     check_transcode(input_path, output_path)
     check_file_output(stats_json, "--stats-json")
-    from stylecam.pipeline.config import DEFAULT_PIPELINE, load_yaml, override
+    from stylecam.pipeline.app.build import DEFAULT_PIPELINE, load_yaml, override
 
-    spec = override(load_yaml(pipeline_file or DEFAULT_PIPELINE), input=input_path, output=output_path, **params)
-    for sink in spec["sinks"]:
-        if sink.get("type") == "file":
-            sink.update({k: v for k, v in (("crf", crf), ("codec", codec), ("audio", audio)) if v is not None})
-    run_spec(spec, device, stats_json, progress)
+    sink_params = {k: v for k, v in (("crf", crf), ("codec", codec), ("audio", audio)) if v is not None}
+    spec = override(load_yaml(pipeline_file or DEFAULT_PIPELINE), input=input_path, output=output_path, sink_params=sink_params, **params)
+    run_spec(spec, device, stats_json, progress, quiet=quiet)
 
 
 @main.command()
@@ -193,29 +223,14 @@ def transcode(input_path: str | None, output_path: str | None, input_opt: str | 
 @pipeline_options
 @click.option("--duration", type=click.FloatRange(min=0), help="Stop after this many seconds (end of stream).")
 def run(pipeline_file: str | None, input_opt: str | None, output_opt: str | None, device: str,
-        stats_json: str | None, progress: bool | None, duration: float | None, **params: Any) -> None:
+        stats_json: str | None, progress: bool | None, quiet: bool, duration: float | None, **params: Any) -> None:
     """Run any pipeline a yaml file describes (default: the project's pipeline.yaml). Options override it."""
     check_transcode(input_opt, output_opt)
     check_file_output(stats_json, "--stats-json")
-    from stylecam.pipeline.config import DEFAULT_PIPELINE, load_yaml, override
+    from stylecam.pipeline.app.build import DEFAULT_PIPELINE, load_yaml, override
 
     spec = override(load_yaml(pipeline_file or DEFAULT_PIPELINE), input=input_opt, output=output_opt, **params)
-    run_spec(spec, device, stats_json, progress, duration)
-
-
-def live_source_entry(source: str, size: tuple[int, int] | None, fps: float | None) -> dict:
-    """--source webcam | INDEX | /dev/videoN | testsrc | PATH (a file played at its native rate)."""
-    from stylecam.stages.sources import VIDEO_SUFFIXES
-
-    w, h = size or (None, None)
-    if source in ("webcam",) or source.isdigit() or source.startswith("/dev/video"):
-        device = "0" if source == "webcam" else source
-        return {"type": "webcam", "device": device, "width": w, "height": h, "fps": fps}
-    if source == "testsrc":
-        return {"type": "testsrc", "width": w or 640, "height": h or 480, "fps": fps or 30.0, "duration": 24 * 3600.0, "live": True}
-    if Path(source).suffix.lower() in VIDEO_SUFFIXES or Path(source).is_file():
-        return {"type": "file", "path": source, "realtime": True}
-    raise click.UsageError(f"--source {source!r}: use webcam, a camera index, /dev/videoN, testsrc or a video file")
+    run_spec(spec, device, stats_json, progress, duration, quiet)
 
 
 @main.command()
@@ -227,23 +242,25 @@ def live_source_entry(source: str, size: tuple[int, int] | None, fps: float | No
 @click.option("--vcam", "vcam", is_flag=False, flag_value="auto", default=None, metavar="[DEVICE]", help="Send to a virtual camera (optionally /dev/videoN). Default sink when --preview is not given.")
 @click.option("--preview", is_flag=True, help="Show a preview window with hotkeys (h lists them).")
 @click.option("--size", help="Capture and output size WxH (webcam request, test source, virtual camera).")
-@click.option("--image-size", type=click.IntRange(min=16), help="Inference short side in pixels (smaller is faster).")
+@click.option("--image-size", type=click.IntRange(min=16), help="Inference short side in pixels (smaller is faster; default: adapted to this machine's speed).")
 @click.option("--fps", type=click.FloatRange(min=1), help="Camera / test-source / virtual-camera rate.")
 @click.option("--strength", type=click.FloatRange(0, 1), default=1.0, show_default=True)
 @click.option("--keep-colors", is_flag=True, help="Keep the camera's colours, stylise the brightness (c in the preview toggles it).")
 @click.option("--mirror", is_flag=True, help="Mirror what the virtual camera sends (off: meeting apps mirror the self-view themselves).")
-@click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda or mps.")
-@network_option
-@click.option("--workers", default=0, show_default=True, type=click.IntRange(min=0), help="Frames in inference at once (0: one per core on a CPU, 1 on a GPU).")
-@click.option("--threads", default=0, show_default=True, type=click.IntRange(min=0), help="Intra-op threads of each inference worker (0: the cores split between them).")
+@shared_option("device")
+@shared_option("network", default="auto")
+@shared_option("backend", default="auto")
+@shared_option("workers", default=0)
+@shared_option("threads", default=0)
 @click.option("--duration", type=click.FloatRange(min=0), help="Stop after this many seconds.")
 @click.option("--queue-size", type=click.IntRange(min=1), default=2, show_default=True, help="Frames per queue; small keeps latency low.")
 @click.option("--record", type=click.Path(), help="Also write the stylised stream to a video file or an image folder.")
-@click.option("--stats-json", type=click.Path(dir_okay=False), help="Write the run's metrics as JSON (schema: docs/metrics.md).")
+@shared_option("stats_json")
+@shared_option("quiet")
 def live(style_specs: tuple[str, ...], mix: float | None, source: str, webcam_flag: bool, vcam: str | None, preview: bool, size: str | None,
          image_size: int | None, fps: float | None, strength: float, keep_colors: bool, mirror: bool, device: str, network: str,
-         workers: int, threads: int, duration: float | None,
-         queue_size: int, record: str | None, stats_json: str | None) -> None:
+         backend: str, workers: int, threads: int, duration: float | None, queue_size: int, record: str | None,
+         stats_json: str | None, quiet: bool) -> None:
     """Stylise a camera live into a virtual camera and/or a preview window.
 
     Frames are dropped, oldest first, when inference is slower than the camera, so latency stays
@@ -252,100 +269,90 @@ def live(style_specs: tuple[str, ...], mix: float | None, source: str, webcam_fl
     check_file_output(stats_json, "--stats-json")
     if record:
         check_transcode(None, record)
-    if len(style_specs) > 2:
-        raise click.UsageError("--style: give one style, or two to mix")
-    if mix is not None and len(style_specs) < 2:
-        raise click.UsageError("--mix needs two styles: --style A --style B")
-    style, mix_with = style_specs[0], (style_specs[1] if len(style_specs) == 2 else None)
-    from stylecam.models.styles import find_style, list_styles, twin_base
-    from stylecam.pipeline.config import build_pipeline, sink_entry
+    from stylecam.models.styles import find_style
+    from stylecam.pipeline.app.build import build_pipeline
+    from stylecam.pipeline.app.live import hotkey_styles, live_source_entry, live_spec
     from stylecam.stages.controls import LiveControls
     from stylecam.stages.transforms import parse_size
 
     out_size = parse_size(size)
-    for spec in style_specs:
-        find_style(spec)  # unknown style: fail before opening the camera
     src = live_source_entry("webcam" if webcam_flag else source, out_size, fps)
-    sinks = []
-    if vcam is not None or not preview:
-        sinks.append({"type": "vcam", "device": None if vcam in (None, "auto") else vcam, "fps": fps, "mirror": mirror,
-                      "width": out_size[0] if out_size else None, "height": out_size[1] if out_size else None})
-    if preview:
-        sinks.append({"type": "preview"})
-    if record:
-        sinks.append(sink_entry(record))
-    spec = {
-        "source": src,
-        "stages": [
-            {"type": "preprocess", "image_size": image_size, "adaptive": True},
-            {"type": "inference", "style": style, "batch_size": 1, "network": network, "workers": workers, "threads": threads,
-             "mix_with": mix_with, "mix": mix or 0.0},
-            {"type": "postprocess", "strength": strength, "output_size": size, "keep_colors": keep_colors},
-        ],
-        "sinks": sinks,
-        "queues": {"size": queue_size, "policy": "auto"},
-    }
+    spec = live_spec(style_specs, mix, src, vcam=vcam, preview=preview, size=size, out_size=out_size, image_size=image_size,
+                     fps=fps, strength=strength, keep_colors=keep_colors, mirror=mirror, network=network, backend=backend,
+                     workers=workers, threads=threads, queue_size=queue_size, record=record)
+    for style in style_specs:
+        find_style(style)  # unknown style: fail before opening the camera
     pipeline = build_pipeline(spec, device=device, duration_s=duration)
-    # n/p cycle through style names; each resolves to its fast, half or full network like the first one
-    others = [s.name for s in list_styles() if s.name not in (style, "random") and twin_base(s.name) == s.name] if preview else []
-    pipeline.ctx.extras["controls"] = LiveControls(styles=[style, *others], strength=strength)
+    show_messages(pipeline, quiet)
+    styles = hotkey_styles(style_specs[0]) if preview else [style_specs[0]]
+    pipeline.ctx.extras["controls"] = LiveControls(styles=styles, strength=strength)
     report = pipeline.run()
-    click.echo(report.table())
-    controller = pipeline.ctx.extras.get("size_controller")
-    if controller is not None:
-        click.echo("inference short side: " + " -> ".join(str(s) for _, s in controller.changes)
-                   + f" ({len(controller.changes) - 1} changes; --image-size pins it)")
+    if not quiet:
+        click.echo(report.table())
+        controller = pipeline.ctx.extras.get("size_controller")
+        if controller is not None:
+            click.echo("inference short side: " + " -> ".join(str(s) for _, s in controller.changes)
+                       + f" ({len(controller.changes) - 1} changes; --image-size pins it)")
     if stats_json:
         report.write_json(stats_json)
 
 
 @main.command()
-@click.option("--all", "include_all", is_flag=True, help="Also list the -plain twins of temporal styles.")
+@click.option("--all", "include_all", is_flag=True, help="Also list the reference networks kept for evaluation (the -plain twins).")
 def styles(include_all: bool) -> None:
-    """List installed styles (usable as --style NAME)."""
+    """List installed styles (usable as --style NAME) and their networks (--network, or a network's own name)."""
+    from stylecam.models.networks import arch_text
     from stylecam.models.styles import list_styles
 
-    for info in list_styles(include_all):
-        where = str(info.path) if info.path else "built in"
-        click.echo(f"{info.name:<24} {info.arch:<26} {info.description}  [{where}]")
+    for style in list_styles(include_all):
+        if not style.networks:
+            click.echo(f"{style.name:<24} {'transformer_net w16 b5':<26} untrained network (seed 0), for tests and benchmarks  [built in]")
+            continue
+        tags = ", ".join(t for t, on in (("temporal", style.temporal), ("reference", style.reference)) if on)
+        click.echo(f"{style.name:<24} {style.description}" + (f"  ({tags})" if tags else ""))
+        for kind in ("fast", "half", "full"):
+            if kind in style.networks:
+                n = style.networks[kind]
+                click.echo(f"  {kind:<5} {n.name:<26} {arch_text(n.arch):<26} [{n.path}]")
+
+
+def train_options(fn: Callable) -> Callable:
+    """`stylecam train`'s options, one per TrainConfig field (train/config.py holds defaults and help)."""
+    import dataclasses
+
+    from stylecam.train.config import TrainConfig
+
+    for f in reversed(dataclasses.fields(TrainConfig)):
+        meta = f.metadata
+        if not meta.get("cli", True):
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        kwargs: dict[str, Any] = {"help": meta.get("help") or None}
+        kind = str(f.type)
+        if kind == "bool":
+            fn = click.option(f"{flag}/--no-{flag[2:]}", default=f.default, **kwargs)(fn)
+            continue
+        if meta.get("choices"):
+            kwargs["type"] = click.Choice(list(meta["choices"]))
+        elif meta.get("kind"):
+            kwargs["type"] = {"path": click.Path(), "file": click.Path(dir_okay=False), "dir": click.Path(file_okay=False)}[meta["kind"]]
+        elif kind.startswith("int"):
+            kwargs["type"] = click.IntRange(min=meta.get("min"), max=meta.get("max")) if meta.get("min") is not None else int
+        elif kind.startswith("float"):
+            kwargs["type"] = (click.FloatRange(min=meta.get("min"), max=meta.get("max"), min_open=bool(meta.get("min_open")))
+                              if meta.get("min") is not None else float)
+        if meta.get("required"):
+            kwargs["required"] = True
+        else:
+            kwargs["default"] = f.default
+            kwargs["show_default"] = f.default not in (None, "")
+        kwargs["multiple"] = bool(meta.get("multiple"))
+        fn = click.option(flag, **kwargs)(fn)
+    return fn
 
 
 @main.command()
-@click.option("--content-dir", required=True, type=click.Path(), help="Folder of training photos (searched recursively).")
-@click.option("--style-image", required=True, multiple=True, type=click.Path(),
-              help="The painting to learn; repeat it for one multi-style network (conditional instance norm) of several.")
-@click.option("--member-names", default="", help="Multi-style: comma-separated names of its styles (default: the paintings' file names).")
-@click.option("--save-model-dir", default="checkpoints", show_default=True, type=click.Path(file_okay=False), help="Checkpoints, log and samples go here.")
-@click.option("--style-name", default="", help="Name of the style (default: the style image's file name).")
-@click.option("--epochs", default=2, show_default=True, type=click.IntRange(min=1), help="Passes over the content images (when --steps is 0).")
-@click.option("--steps", default=0, show_default=True, type=click.IntRange(min=0), help="Optimiser steps; 0: derived from --epochs.")
-@click.option("--batch-size", default=4, show_default=True, type=click.IntRange(min=1))
-@click.option("--image-size", default=256, show_default=True, type=click.IntRange(min=16), help="Training crop side in pixels.")
-@click.option("--style-size", default=0, show_default=True, type=click.IntRange(min=0), help="Long side of the style image for the loss; 0: 2 x image size.")
-@click.option("--lr", default=1e-3, show_default=True, type=click.FloatRange(min=0, min_open=True))
-@click.option("--warmup-steps", default=0, show_default=True, type=click.IntRange(min=0), help="Raise the learning rate linearly over these first steps (fine-tuning from --init: a fresh Adam jumps without it).")
-@click.option("--content-weight", default=1.0, show_default=True, type=float)
-@click.option("--style-weight", default=0.5, show_default=True, type=float, help="Losses are relative per layer (train/losses.py), so weights carry over between VGG sources.")
-@click.option("--tv-weight", default=0.0, show_default=True, type=float, help="Total-variation smoothing.")
-@click.option("--temporal-weight", default=0.0, show_default=True, type=float, help="Temporal consistency on synthetic frame pairs (train/motion.py); the shipped styles used 50-1000 (see their model cards).")
-@click.option("--still-fraction", default=0.0, show_default=True, type=click.FloatRange(0, 1), help="Share of the temporal pairs that mimic a still camera: local motion and sensor noise only.")
-@click.option("--still-grain", default=0.0, show_default=True, type=click.FloatRange(0, 8), help="Still pairs' noise: 0 white; N > 0 like compressed video, spatially correlated over up to N pixels.")
-@click.option("--teacher", help="Distil this style (name or checkpoint): the output is pulled towards the teacher's.")
-@click.option("--distill-weight", default=0.0, show_default=True, type=float, help="Weight of the distillation loss (0 with --teacher: 1).")
-@click.option("--init", type=click.Path(dir_okay=False), help="Start from these weights (fine-tuning); steps count from 0. A narrower network of the same design is widened to --width first, computing the same function (models/widen.py).")
-@click.option("--vgg-weights", type=click.Path(dir_okay=False), help="VGG16 weights file from `stylecam vgg import-hed` (default: torchvision's, downloaded).")
-@click.option("--arch", default="transformer_net", show_default=True, type=click.Choice(["transformer_net", "fast_net"]), help="transformer_net: Johnson's; fast_net: ~80x fewer FLOPs, for CPUs (models/fast_net.py).")
-@click.option("--width", default=32, show_default=True, type=click.IntRange(min=1), help="Channels of the first layer (32 = Johnson's network, 16 = half width).")
-@click.option("--blocks", default=5, show_default=True, type=click.IntRange(min=0), help="Residual blocks.")
-@click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda or mps.")
-@click.option("--precision", default="auto", show_default=True, type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
-              help="Mixed precision; auto: fp16 on CUDA, bf16 on a CPU where a quick measurement finds it faster (about 2x with AVX512-BF16), else fp32.")
-@click.option("--seed", default=42, show_default=True, type=int)
-@click.option("--resume", type=click.Path(dir_okay=False), help="Continue from this checkpoint (step count and optimiser state).")
-@click.option("--checkpoint-every", default=200, show_default=True, type=click.IntRange(min=0))
-@click.option("--log-every", default=10, show_default=True, type=click.IntRange(min=1), help="Steps between lines of train_log.csv.")
-@click.option("--sample-every", default=100, show_default=True, type=click.IntRange(min=0), help="Steps between sample grids (0: none).")
-@click.option("--progress/--no-progress", default=True, help="tqdm progress bar with the losses.")
+@train_options
 def train(**options: Any) -> None:
     """Train a style network with the Johnson et al. perceptual loss."""
     from stylecam.models.devices import pick_device
@@ -365,13 +372,13 @@ def train(**options: Any) -> None:
 @click.option("--frames", default=120, show_default=True, type=click.IntRange(min=1), help="Frames to run through each.")
 @click.option("--style", default="starry_night", show_default=True, help="Style name or checkpoint path.")
 @click.option("--image-size", type=click.IntRange(min=16), help="Inference short side (default: the frame's own size).")
-@backend_option
+@shared_option("backend", default="auto")
 @click.option("--batch-size", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--sink", default="null", show_default=True, type=click.Choice(["null", "file"]), help="null, or encode to a temporary mp4 (transcode benchmark).")
-@click.option("--device", default="auto", show_default=True)
-@network_option
-@click.option("--threads", default=0, show_default=True, type=click.IntRange(min=0), help="Intra-op threads of each inference worker (0: auto).")
-@click.option("--workers", default=0, show_default=True, type=click.IntRange(min=0), help="Frames in inference at once (0: auto, one per core on a CPU).")
+@shared_option("device")
+@shared_option("network", default="auto")
+@shared_option("threads", default=0)
+@shared_option("workers", default=0)
 @click.option("--live", is_flag=True, help="Pace the source at 30 fps with leaky queues of 2, as `stylecam live` does.")
 @click.option("--naive/--no-naive", default=True, help="Also run the naive sequential loop for the ratio.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write all figures as JSON.")
@@ -385,7 +392,7 @@ def bench(input_path: str | None, size: str, frames: int, style: str, image_size
     check_file_output(json_path, "--json")
     check_file_output(plot_path, "--plot")
 
-    from stylecam.pipeline.bench import plot, run_bench
+    from stylecam.pipeline.app.bench import plot, run_bench
     from stylecam.stages.transforms import parse_size
 
     result = run_bench(input_path, parse_size(size), frames, style, image_size, backend, batch_size, sink, device, naive, live,
@@ -409,44 +416,17 @@ def bench(input_path: str | None, size: str, frames: int, style: str, image_size
 @main.command("blend")
 @click.argument("parts", nargs=-1, required=True, metavar="NETWORK[:WEIGHT]...")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The blended .safetensors checkpoint.")
-@click.option("--style-name", default="", help="Style name stored in it (default: the first part's).")
+@click.option("--style-name", default="", help="Name of the new style (default: the output's file name).")
 def blend_command(parts: tuple[str, ...], output: str, style_name: str) -> None:
     """Average the weights of networks of one architecture into a new checkpoint.
 
     E.g. `stylecam blend the_scream:0.8 the_scream-plain:0.2 -o out.safetensors` (models/blend.py). Each NETWORK is an exact style name (as `stylecam styles --all` lists it) or a .safetensors path; weights
     are normalised to sum to 1, equal if none is given. Meant for networks fine-tuned from one another."""
-    import datetime
-
-    from stylecam.models.blend import blend_states, blend_weights, parse_part
-    from stylecam.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-    from stylecam.models.networks import create_network
-    from stylecam.models.styles import StyleError, find_style
-
     check_file_output(output, "-o")
-    from stylecam.pipeline.files import same_path
+    from stylecam.models.blend import blend_networks
 
-    specs = [parse_part(p) for p in parts]
-    weights = blend_weights([w for _, w in specs])
-    loaded = []
-    for (spec, _), weight in zip(specs, weights):
-        path = find_style(spec, network="half")
-        if path is None:
-            raise StyleError("the built-in random network cannot be blended; give a checkpoint")
-        if same_path(path, output):
-            raise StyleError(f"-o {output} is one of the networks being blended: give another output name")
-        try:
-            loaded.append((path, load_checkpoint(path), weight))
-        except CheckpointError as exc:
-            raise StyleError(str(exc)) from None
-    state = blend_states([(ckpt, w) for _, ckpt, w in loaded])
-    net = create_network(loaded[0][1].arch)
-    net.load_state_dict(state)
-    training = {
-        "blend": [{"network": path.stem, "weight": round(w, 6), "training": ckpt.training} for path, ckpt, w in loaded],
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    }
-    save_checkpoint(output, net, style_name or loaded[0][1].style, training)
-    click.echo(f"wrote {output}: " + " + ".join(f"{w:g} x {path.stem}" for path, _, w in loaded))
+    parts_used = blend_networks(list(parts), output, style_name)
+    click.echo(f"wrote {output}: " + " + ".join(f"{w:g} x {name}" for name, w in parts_used))
 
 
 @main.command("eval")
@@ -455,10 +435,10 @@ def blend_command(parts: tuple[str, ...], output: str, style_name: str) -> None:
 @click.option("--frames", default=60, show_default=True, type=click.IntRange(min=2), help="Frames to use (the synthetic clip's length for a photo).")
 @click.option("--image-size", type=click.IntRange(min=16), help="Inference short side (default: the frame's own size).")
 @click.option("--flow", "flow_method", default="dis", show_default=True, type=click.Choice(["dis", "farneback"]), help="Optical flow on the input frames (real clips).")
-@backend_option
-@click.option("--device", default="cpu", show_default=True)
-@network_option
-@click.option("--style-image", type=click.Path(dir_okay=False), help="Painting for the style loss (default: the one the style was trained on, from ../shared/data/styles).")
+@shared_option("backend", default="auto")
+@shared_option("device", default="cpu")
+@shared_option("network", default="auto")
+@click.option("--style-image", type=click.Path(dir_okay=False), help="Painting for the style loss (default: the one the style records, where this machine has it: see STYLECAM_PAINTINGS in README).")
 @click.option("--vgg-weights", type=click.Path(dir_okay=False), help="VGG16 for the losses (default: torchvision's, downloaded).")
 @click.option("--losses/--no-losses", default=True, help="Also compute style and content loss (needs VGG16).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the figures as JSON.")
@@ -478,7 +458,7 @@ def eval_command(input_path: str, styles: tuple[str, ...], frames: int, image_si
     check_file_output(json_path, "--json")
     check_file_output(strip_path, "--strip")
 
-    from stylecam.train.evaluate import evaluate, load_clip, save_strip
+    from stylecam.pipeline.app.evaluate import evaluate, load_clip, save_strip
 
     clip = load_clip(input_path, frames)
     result, outputs = evaluate(clip, list(styles), image_size, backend, device, flow_method, style_image, vgg_weights, losses, network)
@@ -499,22 +479,17 @@ def eval_command(input_path: str, styles: tuple[str, ...], frames: int, image_si
 @click.argument("style")
 @click.argument("output", type=click.Path(dir_okay=False))
 @click.option("--check/--no-check", default=True, help="Compare onnxruntime with PyTorch on random inputs.")
-@click.option("--network", default="fast", show_default=True, type=click.Choice(["fast", "half", "full"]), help="The style's fast_net (what ONNX Runtime on a CPU wants) or Johnson's network at half or full width.")
+@shared_option("network", default="fast", type=click.Choice(NETWORK_CHOICES[1:]))
 def export_command(style: str, output: str, check: bool, network: str) -> None:
     """Export STYLE to ONNX (dynamic batch, height and width; input/output float RGB in [0, 1])."""
     check_file_output(output, "OUTPUT")
-    from stylecam.models.export import export_onnx, parity
+    from stylecam.models.export import export_style
     from stylecam.models.styles import load_style
-    from stylecam.pipeline.files import atomic_output
 
     net, _ = load_style(style, network)
-    with atomic_output(output) as tmp:
-        export_onnx(net, str(tmp))
-        if check:
-            worst = parity(net, str(tmp))
-            if worst > 1e-3:
-                raise click.ClickException(f"ONNX output differs from PyTorch by {worst:.2e} (> 1e-3); not written")
-            click.echo(f"parity: max |onnxruntime - torch| = {worst:.2e}")
+    worst = export_style(net, output, check)
+    if worst is not None:
+        click.echo(f"parity: max |onnxruntime - torch| = {worst:.2e}")
     click.echo(f"wrote {output}")
 
 

@@ -20,11 +20,8 @@ import cv2
 import numpy as np
 import torch
 
-from stylecam.pipeline.bench import process_one
-from stylecam.pipeline.item import Frame
 from stylecam.pipeline.stage import Context
-from stylecam.stages.inference import Inference
-from stylecam.stages.transforms import Postprocess, Preprocess
+from stylecam.stages.direct import Stylise
 from stylecam.train.motion import consistent_mask, estimate_flow, synthetic_clip, warping_error
 
 
@@ -41,7 +38,7 @@ class Clip:
 
 def load_clip(path: str, max_frames: int, synthetic_size: tuple[int, int] = (480, 320)) -> Clip:
     """A video file, or a still photo turned into a synthetic-motion clip with exact flow."""
-    from stylecam.stages.image_files import IMAGE_SUFFIXES, read_rgb
+    from stylecam.pipeline.images import IMAGE_SUFFIXES, read_rgb
 
     p = Path(path)
     if not p.is_file():
@@ -71,21 +68,13 @@ def load_clip(path: str, max_frames: int, synthetic_size: tuple[int, int] = (480
 def stylise(frames: list[np.ndarray], style: str, image_size: int | None, backend: str, device: str,
             network: str = "auto") -> tuple[list[np.ndarray], float]:
     """The product's own stages, called in turn; returns the outputs and frames per second."""
-    ctx = Context(device=device)
-    stages = [Preprocess(image_size=image_size), Inference(style=style, backend=backend, network=network, workers=1), Postprocess()]
-    for stage in stages:
-        stage.open(ctx)
     outputs, seconds = [], 0.0
-    try:
+    with Stylise(style, image_size, backend, network, device) as run:
         for i, rgb in enumerate(frames):
             t0 = time.perf_counter()
-            item = process_one(stages, Frame(data=rgb, seq=i, original=rgb))
+            outputs.append(run(rgb))
             if i:  # the first frame pays for warm-up (allocations, ONNX session)
                 seconds += time.perf_counter() - t0
-            outputs.append(item.data)
-    finally:
-        for stage in stages:
-            stage.close()
     return outputs, (len(frames) - 1) / seconds if seconds else 0.0
 
 
@@ -144,20 +133,27 @@ def perceptual_losses(inputs: list[np.ndarray], outputs: list[np.ndarray], style
         return style_loss(f_out, grams).item(), content_loss(f_out[CONTENT_LAYER], f_in[CONTENT_LAYER]).item()
 
 
-def default_style_image(style: str) -> str | None:
-    """The painting a shipped style was trained on, if this checkout sits beside ../shared/data/styles."""
-    import json
+def default_style_image(styles: list[str]) -> str:
+    """The painting the first of `styles` that records one learned (models/styles.py painting_path)."""
+    from stylecam.models.styles import StyleError, painting_path, style_entry
 
-    from stylecam.models.blend import primary_training
-    from stylecam.models.checkpoint import read_metadata
-    from stylecam.models.styles import find_style, twin_base
-
-    path = find_style(twin_base(style), "half")
-    if path is None:
-        return None
-    name = primary_training(json.loads(read_metadata(path).get("training", "{}"))).get("style_image")
-    candidate = Path(__file__).resolve().parents[2] / "shared" / "data" / "styles" / str(name)
-    return str(candidate) if name and candidate.is_file() else None
+    missing = []
+    for spec in styles:
+        try:
+            entry = style_entry(spec)
+        except StyleError as exc:
+            raise EvalError(str(exc)) from None
+        if entry is None or not entry.painting.get("file"):
+            continue
+        found = painting_path(entry)
+        if found is not None:
+            return str(found)
+        credit = entry.painting.get("credit")
+        missing.append(f"{entry.painting['file']}" + (f" ({credit})" if credit else ""))
+    if missing:
+        raise EvalError(f"the painting {missing[0]} is not on this machine: pass --style-image PATH, or set "
+                        f"STYLECAM_PAINTINGS to a folder holding it, or --no-losses")
+    raise EvalError("no style image known for these styles: pass --style-image (or --no-losses)")
 
 
 def evaluate(clip: Clip, styles: list[str], image_size: int | None = None, backend: str = "auto", device: str = "cpu",
@@ -172,9 +168,7 @@ def evaluate(clip: Clip, styles: list[str], image_size: int | None = None, backe
               "input_e_warp_still": mean_warping_error(clip.frames, flows, still_only=True), "styles": {}}
     outputs = {}
     if losses:  # one painting for every style, so their losses compare (NAME vs NAME-plain)
-        style_image = style_image or next(filter(None, map(default_style_image, styles)), None)
-        if style_image is None:
-            raise EvalError("no style image known for these styles: pass --style-image (or --no-losses)")
+        style_image = style_image or default_style_image(styles)
     result["style_image"] = Path(style_image).name if style_image else None
     for style in styles:
         out, fps = stylise(clip.frames, style, image_size, backend, device, network)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from stylecam.pipeline.files import same_path, writable_file_problem
+from stylecam.pipeline.images import IMAGE_SUFFIXES
 
-# Kept in step with stages/sources.py VIDEO_SUFFIXES, stages/sinks.py CONTAINER_FORMATS and
-# stages/image_files.py IMAGE_SUFFIXES (tests/test_cli_errors.py), which import av and cv2.
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+# Kept in step with stages/sources.py VIDEO_SUFFIXES and stages/sinks.py CONTAINER_FORMATS
+# (tests/test_cli_errors.py), which import av.
 OUTPUT_VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"}
 
 
