@@ -46,27 +46,21 @@ def frame_at(path: Path, seconds: float) -> np.ndarray:
     raise ValueError(f"{path} is shorter than {seconds} s")
 
 
-def stylise(net: torch.nn.Module, rgb: np.ndarray, short_side: int = 360) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    scale = short_side / min(h, w)
-    small = cv2.resize(rgb, (round(w * scale / 8) * 8, round(h * scale / 8) * 8), interpolation=cv2.INTER_AREA)  # fast_net: multiples of 8
-    x = torch.from_numpy(small).permute(2, 0, 1)[None].float() / 255
-    with torch.no_grad():
-        y = net(x).clamp(0, 1)[0].permute(1, 2, 0).numpy()
-    return (y * 255).round().astype(np.uint8)
-
-
 def fit_height(rgb: np.ndarray, height: int) -> np.ndarray:
     h, w = rgb.shape[:2]
     return cv2.resize(rgb, (round(w * height / h), height), interpolation=cv2.INTER_AREA)
 
 
-def gallery_row(net: torch.nn.Module, style_image: Path, height: int = 200) -> np.ndarray:
+def gallery_row(network: Path, style_image: Path, height: int = 200) -> np.ndarray:
+    """input | output | painting | input | output, the outputs by the product's own stages (stages/direct.py)."""
+    from stylecam.stages.direct import Stylise
+
     style = cv2.cvtColor(cv2.imread(str(style_image)), cv2.COLOR_BGR2RGB)
     tiles = []
-    for clip, t in HELD_OUT:
-        frame = frame_at(SHARED / clip, t)
-        tiles += [fit_height(frame, height), fit_height(stylise(net, frame), height)]
+    with Stylise(str(network), image_size=360, backend="torch") as stylise:
+        for clip, t in HELD_OUT:
+            frame = frame_at(SHARED / clip, t)
+            tiles += [fit_height(frame, height), fit_height(stylise(frame), height)]
     tiles.insert(2, fit_height(style, height))  # input | output | style | input | output
     gap = np.full((height, 6, 3), 255, np.uint8)
     row = [tiles[0]]
@@ -289,8 +283,7 @@ def main() -> None:
     target = zoo / f"{args.name}.safetensors"
     if not args.card_only:
         print(write_network(target, load_checkpoint(args.checkpoint), args.name))
-        net = load_checkpoint(target).build()
-        row = gallery_row(net, SHARED / "styles" / args.style_file)
+        row = gallery_row(target, SHARED / "styles" / args.style_file)
         cv2.imwrite(str(gallery_dir / f"{args.name}.jpg"), cv2.cvtColor(row, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
     quality = quality_section(args.name, args.eval_json)
     (zoo / f"{args.name}.md").write_text(card(args.name, target, args.style_file, args.log, f"../../docs/gallery/{args.name}.jpg", quality,
