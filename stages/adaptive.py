@@ -8,23 +8,38 @@ while. The gap between the two thresholds
 and a cool-down after every change keep the picture from pumping on a steady load.
 
 budget = workers x share / fps: with two inference workers at 30 fps each frame may take up to
-2 x 0.85 / 30 = 57 ms of one worker's time.
+2 x 0.85 / 30 = 57 ms of one worker's time. The rest of the pipeline (decoding, resizing, the postprocess,
+the virtual camera's conversion) takes CPU too, more with a bigger camera: the controller measures the
+process's CPU time per frame beside inference's own and takes what the rest needs off the budget
+(cores x share / fps - the rest), so a 1080p camera's resizes do not push the pipeline into drops.
+
+A pipeline does not start at full size and find out by dropping frames: the inference stage times one
+frame at open (`seed`) and the controller starts at the largest rung predicted to fit.
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
+from typing import Callable
 
+SEED_MARGIN = 0.5  # the start: the largest rung predicted to take at most half the budget
 LADDER = (720, 600, 540, 480, 432, 384, 336, 288, 240, 192, 160, 128)  # short sides, all multiples of 8 or 16
 
 
 class SizeController:
     def __init__(self, fps: float, workers: int, largest: int, share: float = 0.85, up_margin: float = 0.7,
-                 alpha: float = 0.25, settle: int = 4, down_after: int = 4, up_after: int = 45, cooldown: int = 30) -> None:
+                 alpha: float = 0.25, settle: int = 4, down_after: int = 4, up_after: int = 45, cooldown: int = 30,
+                 cores: int | None = None, cpu_clock: Callable[[], float] = time.process_time, cpu_window: int = 15) -> None:
         self.rungs = [s for s in LADDER if s <= largest] or [LADDER[-1]]
         if largest not in self.rungs and largest > self.rungs[0]:
             self.rungs.insert(0, largest)
-        self.budget_s = workers * share / fps
+        self.cores = cores or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+        self.fps, self.share, self.workers = fps, share, workers
+        self.cpu_clock, self.cpu_window = cpu_clock, cpu_window
+        self.other_cpu_s = 0.0  # the rest of the pipeline's CPU seconds per frame (EWMA)
+        self._window_frames, self._window_inference = 0, 0.0
+        self._window_start: float | None = None  # set at the first frame: opening the stages is not the stream's cost
         self.up_margin, self.alpha = up_margin, alpha
         self.settle, self.down_after, self.up_after, self.cooldown = settle, down_after, up_after, cooldown
         self._over = 0  # consecutive frames over the budget
@@ -37,16 +52,51 @@ class SizeController:
         self.changes: list[tuple[float, int]] = [(time.perf_counter(), self.short_side)]
 
     def set_workers(self, workers: int, fps: float, share: float = 0.85) -> None:
-        self.budget_s = workers * share / fps
+        self.workers, self.fps, self.share = workers, fps, share
+
+    @property
+    def budget_s(self) -> float:
+        """One frame's inference time that keeps up: the workers' share of the frame interval, less what the
+        rest of the pipeline's CPU needs of the cores (never under a third of the plain budget)."""
+        plain = self.workers * self.share / self.fps
+        cpu_left = min(self.workers, self.cores) * self.share / self.fps - self.other_cpu_s
+        return max(plain / 3, min(plain, cpu_left))
+
+    def _count_cpu(self, inference_cpu_s: float) -> None:
+        """Every cpu_window frames: process CPU per frame minus inference's own = the rest's per frame."""
+        if self._window_start is None:
+            self._window_start = self.cpu_clock()
+            return
+        self._window_frames += 1
+        self._window_inference += inference_cpu_s
+        if self._window_frames < self.cpu_window:
+            return
+        now = self.cpu_clock()
+        rest = max(0.0, (now - self._window_start - self._window_inference) / self._window_frames)
+        self.other_cpu_s = rest if self.other_cpu_s == 0.0 else 0.7 * self.other_cpu_s + 0.3 * rest
+        self._window_start, self._window_frames, self._window_inference = now, 0, 0.0
+
+    def seed(self, seconds: float, short_side: int) -> None:
+        """Start at the largest rung predicted to fit, from one frame timed at `short_side` before the stream."""
+        with self._lock:
+            # half the budget: the rest of the pipeline's CPU is not known yet, and stepping up later costs
+            # no frames, while every step down costs the frames already in flight
+            fits = [i for i, side in enumerate(self.rungs) if seconds * (side / short_side) ** 2 <= SEED_MARGIN * self.budget_s]
+            index = fits[0] if fits else len(self.rungs) - 1
+            if index != self.index:
+                self.index = index
+                self._ewma, self._seen, self._calm, self._over, self._since_change = None, 0, 0, 0, 0
+                self.changes = [(time.perf_counter(), self.short_side)]
 
     @property
     def short_side(self) -> int:
         return self.rungs[self.index]
 
-    def observe(self, seconds: float, short_side: int) -> None:
-        """One frame's inference time, measured at `short_side` (frames already in flight when the size
-        changed are ignored)."""
+    def observe(self, seconds: float, short_side: int, cpu_seconds: float | None = None) -> None:
+        """One frame's inference time (wall, and the worker thread's CPU), measured at `short_side` (frames
+        already in flight when the size changed are ignored)."""
         with self._lock:
+            self._count_cpu(seconds if cpu_seconds is None else cpu_seconds)
             if short_side != self.short_side:
                 return
             self._since_change += 1

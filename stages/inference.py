@@ -138,9 +138,25 @@ class Inference:
         self.size_controller = ctx.extras.get("size_controller")
         if self.size_controller is not None:
             self.size_controller.set_workers(self.workers, float(ctx.fps or 30))
+            self._seed_size(ctx)
         size = ctx.extras.get("inference_size")  # set by preprocess when the source knows its frame size
         if self.device.type != "cpu" and size:
             self.warm_up(*size)
+
+    def _seed_size(self, ctx: Context) -> None:
+        """Time one frame at a modest size now, so the live size controller starts where it fits instead of
+        at the camera's full size (which a 1080p camera pays for in dropped frames)."""
+        if not (ctx.width and ctx.height):
+            return
+        side = min(360, min(ctx.width, ctx.height))
+        multiple = ctx.extras.get("network_geometry", (8, 16))[0]
+        w = max(multiple, round(ctx.width * side / min(ctx.width, ctx.height) / multiple) * multiple)
+        h = max(multiple, round(ctx.height * side / min(ctx.width, ctx.height) / multiple) * multiple)
+        x = torch.zeros(1, 3, h, w, dtype=torch.uint8, device=self.device)
+        self._run(self.net, x)  # the first run allocates
+        t0 = time.perf_counter()
+        self._run(self.net, x)
+        self.size_controller.seed(time.perf_counter() - t0, min(w, h))
 
     def warm_up(self, width: int, height: int) -> None:
         """Run one batch of the size to come, so cuDNN's kernel search and lazy CUDA set-up happen before
@@ -167,11 +183,12 @@ class Inference:
         for f in frames:
             groups.setdefault(tuple(f.data.shape), []).append(f)
         for group in groups.values():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             y = self._run(net, torch.stack([f.data for f in group]))
             if self.size_controller is not None:  # this worker's time per frame, at the size it ran
                 size = group[0].meta.get("inference_size")
-                self.size_controller.observe((time.perf_counter() - t0) / len(group), size[2] if size else -1)
+                self.size_controller.observe((time.perf_counter() - t0) / len(group), size[2] if size else -1,
+                                             (time.thread_time() - c0) / len(group))
             for f, out in zip(group, y):
                 f.data = out
         return frames
