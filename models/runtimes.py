@@ -18,8 +18,9 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Callable, Protocol
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -173,6 +174,29 @@ def create_runtime(backend: str, net: nn.Module, device: torch.device, options: 
     if not available(backend):
         raise BackendError(f"the {backend} backend needs the {backend} package: pip install {backend}")
     return RUNTIMES[backend](net, device, options)
+
+
+def onnx_model_runner(model: str, options: RuntimeOptions = RuntimeOptions()) -> Callable[[np.ndarray], np.ndarray]:
+    """A plain ONNX model (a helper such as the person mask, not a style network) as numpy in -> first output
+    out: OpenVINO in f32 where installed (the selfie mask: 3.7 ms against ONNX Runtime's 5.3 on one thread,
+    AMD family 25), else ONNX Runtime. One infer request per calling thread."""
+    if available("openvino"):
+        import openvino as ov
+
+        core = ov.Core()
+        config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": options.threads or 0,
+                  "INFERENCE_PRECISION_HINT": "f32"}
+        compiled = core.compile_model(core.read_model(model), "CPU", config)
+        local = threading.local()
+
+        def run_openvino(x: np.ndarray) -> np.ndarray:
+            if getattr(local, "request", None) is None:
+                local.request = compiled.create_infer_request()
+            return next(iter(local.request.infer({0: x}).values())).copy()
+
+        return run_openvino
+    session = ort_session(model, options)
+    return lambda x: session.run(None, {session.get_inputs()[0].name: x})[0]
 
 
 def fastest_cpu_runtime(net: nn.Module, options: RuntimeOptions, size: tuple[int, int], rounds: int = 3,

@@ -20,6 +20,7 @@ BUILT_IN = {
         "preprocess": "stylecam.stages.transforms:Preprocess",
         "inference": "stylecam.stages.inference:Inference",
         "postprocess": "stylecam.stages.transforms:Postprocess",
+        "mask": "stylecam.stages.mask:Mask",
     },
     "sink": {
         "file": "stylecam.stages.sinks:VideoFileSink",

@@ -19,6 +19,7 @@ HOTKEYS = {
     "[": "mix towards the first style (with two --style)",
     "]": "mix towards the second style",
     "c": "keep the original colours (stylised brightness only)",
+    "s": "stylise only the person / only the background / everything (with --mask)",
     "h": "show these keys",
     "q": "quit (also Esc)",
 }
@@ -34,6 +35,7 @@ class LiveControls:
     bypass: bool = False
     keep_colors: bool = False
     mix: float = 0.0  # 0: the first style, 1: the second (`stylecam live --style A --style B`)
+    mask: str | None = None  # "person", "background" or None (everything); the mask stage sets its start
     mirror_preview: bool = False
     overlay: bool = True
     show_help: bool = False
@@ -69,6 +71,10 @@ class LiveControls:
         if key == "c":
             self.keep_colors = not self.keep_colors
             return f"original colours: {'on' if self.keep_colors else 'off'}"
+        if key == "s":
+            order = ["person", "background", None]
+            self.mask = order[(order.index(self.mask) + 1) % len(order)]
+            return f"stylise: {'everything' if self.mask is None else 'only the ' + self.mask}"
         if key == "h":
             self.show_help = not self.show_help
             return help_text()

@@ -28,7 +28,7 @@ def live_source_entry(source: str, size: tuple[int, int] | None, fps: float | No
 def live_spec(styles: tuple[str, ...], mix: float | None, source: dict, *, vcam: str | None, preview: bool,
               size: str | None, out_size: tuple[int, int] | None, image_size: int | None, fps: float | None,
               strength: float, keep_colors: bool, mirror: bool, network: str, backend: str, workers: int,
-              threads: int, queue_size: int, record: str | None) -> dict:
+              threads: int, queue_size: int, record: str | None, mask: str | None = None) -> dict:
     """The pipeline of `stylecam live`: leaky queues, the adaptive inference size, vcam/preview/record sinks."""
     from stylecam.pipeline.app.build import sink_entry
 
@@ -51,6 +51,7 @@ def live_spec(styles: tuple[str, ...], mix: float | None, source: dict, *, vcam:
             {"type": "inference", "style": styles[0], "batch_size": 1, "network": network, "backend": backend,
              "workers": workers, "threads": threads, "mix_with": styles[1] if len(styles) == 2 else None, "mix": mix or 0.0},
             {"type": "postprocess", "strength": strength, "output_size": size, "keep_colors": keep_colors},
+            *([{"type": "mask", "target": mask}] if mask else []),
         ],
         "sinks": sinks,
         "queues": {"size": queue_size, "policy": "auto"},
