@@ -63,13 +63,18 @@ class VGGLoss(nn.Module):
     def train(self, mode: bool = True) -> "VGGLoss":  # always eval: no dropout/bn here, but keep it explicit
         return super().train(False)
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, x: torch.Tensor, upto: str | None = None) -> dict[str, torch.Tensor]:
+        """The wanted layers' activations; `upto` stops after that layer (the content target needs only
+        relu2_2: a third of the trunk's work)."""
         h = x * self.gain - self.offset
         out = {}
+        last = LAYER_INDEX[upto] if upto else len(self.features) - 1
         for i, layer in enumerate(self.features):
             h = layer(h)
             if i in self._wanted:
                 out[self._wanted[i]] = h
+            if i == last:
+                break
         return out
 
 

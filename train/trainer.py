@@ -319,8 +319,8 @@ def train(cfg: TrainConfig) -> Path:
                 y = model(x).float()
             if vgg is not None:
                 feats_y = vgg(y)
-                with torch.no_grad():
-                    feats_x = vgg(x)
+                with torch.no_grad():  # the content target: the trunk up to the content layer only
+                    feats_x = vgg(x, upto=CONTENT_LAYER)
                 lc = content_loss(feats_y[CONTENT_LAYER].float(), feats_x[CONTENT_LAYER].float())
                 ls = style_loss({k: v.float() for k, v in feats_y.items()}, style_grams[current])
             if teacher is not None:

@@ -129,7 +129,7 @@ def perceptual_losses(inputs: list[np.ndarray], outputs: list[np.ndarray], style
     with torch.inference_mode():
         grams = {k: gram(v) for k, v in vgg(style).items() if k in STYLE_LAYERS}
         f_out = vgg(batch([outputs[i] for i in picks]))
-        f_in = vgg(batch([inputs[i] for i in picks]))
+        f_in = vgg(batch([inputs[i] for i in picks]), upto=CONTENT_LAYER)
         return style_loss(f_out, grams).item(), content_loss(f_out[CONTENT_LAYER], f_in[CONTENT_LAYER]).item()
 
 
