@@ -30,7 +30,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stylecam.models.devices import pick_device
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+from bare_checkout import make_importable  # noqa: E402
+
+make_importable()
+from stylecam.models.devices import pick_device  # noqa: E402
 from stylecam.models.styles import list_styles, load_style
 from stylecam.stages.sources import TestPatternSource
 

@@ -349,3 +349,38 @@ def test_a_multi_style_network_trains_lists_its_styles_and_round_trips(data, tmp
     resumed = train(config(data, tmp_path, style_image=(str(data / "style.png"), str(second)), member_names="stripes,dots",
                            steps=14, resume=str(path)))
     assert load_checkpoint(resumed).training["steps"] == 14
+
+
+def test_max_minutes_stops_at_a_multiple_of_ten_steps_and_resumes(data, tmp_path):
+    out = tmp_path / "run"
+    path = train(config(data, out, steps=1000, max_minutes=1e-6, checkpoint_every=0, sample_every=0))
+    first = load_checkpoint(path).training["steps"]
+    assert first == 10 and path.with_name(path.stem + ".optim.pt").is_file()  # resumable
+    again = train(config(data, tmp_path / "run2", steps=20, resume=str(path), checkpoint_every=0, sample_every=0))
+    assert load_checkpoint(again).training["steps"] == 20
+
+
+def test_the_zoo_script_trains_the_three_networks_of_a_style_and_continues_from_them(data, tmp_path):
+    """scripts/train_zoo.py, the one command for a lent GPU, in a dry run on this CPU."""
+    import shutil
+    import subprocess
+    import sys
+
+    styles = tmp_path / "styles"
+    styles.mkdir()
+    shutil.copyfile(data / "style.png", styles / "van_gogh_the_starry_night_1889.jpg")
+    base = [sys.executable, str(ROOT / "scripts" / "train_zoo.py"), "--content", str(data / "content"), "--styles", str(styles),
+            "--vgg-weights", str(data / "vgg_random.safetensors"), "--only", "starry_night", "--device", "cpu",
+            "--image-size", "32", "--batch-size", "2", "--precision", "fp32"]
+    first = subprocess.run([*base, "--out", str(tmp_path / "lease1"), "--max-steps", "10"], capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr[-2000:]
+    archs = {n: load_checkpoint(tmp_path / "lease1" / f"{n}.safetensors").arch for n in ("starry_night-full", "starry_night", "starry_night-fast")}
+    assert archs["starry_night-full"]["width"] == 32 and archs["starry_night"]["width"] == 16 and archs["starry_night-fast"]["name"] == "fast_net"
+    summary = json.loads((tmp_path / "lease1" / "zoo_summary.json").read_text())
+    assert {k: v["steps"] for k, v in summary["styles"]["starry_night"].items()} == {"full": 10, "half": 10, "fast": 10}
+    # a later lease starts every network from the earlier one's result
+    second = subprocess.run([*base, "--out", str(tmp_path / "lease2"), "--max-steps", "10", "--init-dir", str(tmp_path / "lease1")],
+                            capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stderr[-2000:]
+    for name in ("starry_night-full", "starry_night", "starry_night-fast"):
+        assert load_checkpoint(tmp_path / "lease2" / f"{name}.safetensors").training["init"] == str(tmp_path / "lease1" / f"{name}.safetensors")

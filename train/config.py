@@ -67,4 +67,6 @@ class TrainConfig:
     log_every: int = option(10, "Steps between lines of train_log.csv.", min=1)
     sample_every: int = option(100, "Steps between sample grids (0: none).", min=0)
     progress: bool = option(True, "tqdm progress bar with the losses.")
+    max_minutes: float = option(0.0, "Stop after this many minutes of training (at a multiple of 10 steps), saving the "
+                                     "result and its optimiser state as at the last step, for --resume; 0: no limit.", min=0)
     extra: dict = option({}, cli=False)

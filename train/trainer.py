@@ -352,11 +352,22 @@ def train(cfg: TrainConfig) -> Path:
             if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step != steps:
                 checkpoint(step, out_dir / f"{style_name}_step{step:06d}.safetensors")
 
+    def out_of_time(step: int) -> bool:
+        """--max-minutes: checked every 10 steps; under DDP every rank stops at the same step."""
+        if not cfg.max_minutes or step % 10:
+            return False
+        over = torch.tensor([float(time.perf_counter() - t0 > 60 * cfg.max_minutes)], device=device)
+        if distributed:
+            dist.all_reduce(over, op=dist.ReduceOp.MAX)
+        return bool(over.item())
+
     step = start_step
     restore_signals = _stop_signals_interrupt()
     try:
         for step in range(start_step + 1, steps + 1):
             run_step(step)
+            if out_of_time(step):
+                break
     except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP: keep the work done so far, resumable
         bar.close()
         if is_main and step > start_step:
