@@ -90,6 +90,8 @@ class Style:
 
 
 def describe_training(training: dict) -> str:
+    if training.get("unreadable"):
+        return "corrupt or not a stylecam checkpoint"
     desc = training.get("style_image", "")
     if isinstance(desc, list):  # a multi-style network
         desc = f"{len(desc)} styles: " + ", ".join(training.get("member_names") or desc)
@@ -112,25 +114,23 @@ def style_dirs() -> list[Path]:
     return dirs
 
 
-def read_network(path: Path) -> tuple[Network, dict] | None:
-    """(the network, its style_cfg) from a checkpoint's metadata (weights are not read), or None if unreadable."""
+def read_network(path: Path) -> tuple[Network, dict]:
+    """(the network, its style_cfg) from a checkpoint's metadata (weights are not read); an unreadable file
+    is a network whose training says so."""
     try:
         meta = read_metadata(path)
         arch = json.loads(meta.get("arch", "{}"))
         training = json.loads(meta.get("training", "{}"))
         cfg = json.loads(meta.get("style_cfg", "{}")) or {"style": path.stem}
-    except Exception:  # a broken file is skipped here: loading it by path gives the real error
-        return None
+    except Exception:  # a broken file is listed, not fatal: loading it gives the real error
+        return Network(path.stem, path, "half", {}, {"unreadable": True}), {"style": path.stem}
     return Network(path.stem, path, cfg.get("network") or network_kind(arch), arch, training), cfg
 
 
 def _folder_styles(folder: Path) -> list[Style]:
     styles: dict[str, Style] = {}
     for path in sorted(folder.glob("*.safetensors")):
-        found = read_network(path)
-        if found is None:
-            continue
-        network, cfg = found
+        network, cfg = read_network(path)
         style = styles.setdefault(cfg["style"], Style(cfg["style"]))
         if network.kind not in style.networks:
             style.networks[network.kind] = network
@@ -165,8 +165,7 @@ def find_network(spec: str, network: str = "full") -> Network | None:
     if path.suffix == ".safetensors" or os.sep in spec or path.is_file():
         if not path.is_file():
             raise StyleError(f"style checkpoint not found: {spec}")
-        found = read_network(path)
-        return found[0] if found else Network(path.stem, path, "half", {}, {})
+        return read_network(path)[0]
     styles = all_styles()
     for style in styles:
         if style.name == spec:
@@ -193,10 +192,7 @@ def style_entry(spec: str) -> Style | None:
     for style in all_styles():
         if any(n.path == found.path for n in style.networks.values()):
             return style
-    read = read_network(found.path)  # a checkpoint outside the style folders: a style of its own
-    if read is None:
-        return None
-    network, cfg = read
+    network, cfg = read_network(found.path)  # a checkpoint outside the style folders: a style of its own
     return Style(cfg["style"], {network.kind: network}, bool(cfg.get("temporal")), bool(cfg.get("reference")),
                  cfg.get("painting") or {})
 

@@ -149,3 +149,27 @@ def test_bus_keeps_messages_in_order_from_many_threads():
     assert len(bus.messages) == 400
     for i in range(4):
         assert [m.text for m in bus.messages if m.source == f"t{i}"] == [str(n) for n in range(100)]
+
+
+def test_quiet_keeps_warnings_and_drops_notices_and_the_report(tmp_path):
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((16, 16, 3), np.uint8))
+    (tmp_path / "b.png").write_bytes(b"not a picture")
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "stylecam.pipeline.app.cli", "transcode", str(tmp_path), str(out), "--style", "random", "--quiet"]
+    quiet = subprocess.run(cmd, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stdout == "" and quiet.stderr.strip() == "warning: skipping unreadable image b.png"
+    assert (out / "a.png").is_file()
+    loud = subprocess.run([*cmd[:-1], "--no-progress"], capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert "fps" in loud.stdout and "warning: skipping unreadable image b.png" in loud.stderr  # the report, and the warning
+
+
+def test_a_broken_checkpoint_is_listed_as_broken(tmp_path, monkeypatch):
+    from stylecam.models.styles import list_styles
+
+    (tmp_path / "broken.safetensors").write_bytes(b"garbage")
+    monkeypatch.setenv("STYLECAM_STYLES", str(tmp_path))
+    listed = {s.name: s for s in list_styles()}
+    assert listed["broken"].description == "corrupt or not a stylecam checkpoint"
