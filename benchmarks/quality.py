@@ -111,7 +111,7 @@ def make_training_folder(content_dir: Path, folder: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--vgg-weights", required=True, help="from `stylecam vgg import-hed`")
+    parser.add_argument("--vgg-weights", help="from `stylecam vgg import-hed` (needed for everything but --training-folder)")
     parser.add_argument("--styles", nargs="*", help="style names (default: every shipped style)")
     parser.add_argument("--photos", type=int, default=0, help="use the first N held-out photos (default: all 16)")
     parser.add_argument("--content-dir", default=str(SHARED / "content"))
@@ -125,6 +125,8 @@ def main() -> int:
     if args.training_folder:
         make_training_folder(content_dir, Path(args.training_folder))
         return 0
+    if not args.vgg_weights:
+        parser.error("--vgg-weights is required (from `stylecam vgg import-hed`)")
     photos = held_out(content_dir)[0]
     photos = photos[: args.photos] if args.photos else photos
     shipped = {s.name: s for s in all_styles() if any(n.path.parent == ZOO for n in s.networks.values())}

@@ -14,7 +14,7 @@ grep -qx '/gpu_lease/' .git/info/exclude 2>/dev/null || echo '/gpu_lease/' >> .g
 rm -rf gpu_lease
 mkdir -p gpu_lease
 links=$(mktemp -d)/train
-"$PY" benchmarks/quality.py --vgg-weights "$VGG" --content-dir "$SHARED/content" --training-folder "$links"
+"$PY" benchmarks/quality.py --content-dir "$SHARED/content" --training-folder "$links"
 cp -rL "$links" gpu_lease/content
 cp -r "$SHARED/styles" gpu_lease/styles
 "$PY" - "$VGG" gpu_lease/vgg16_hed_fp16.safetensors <<'PY'

@@ -133,8 +133,8 @@ def show_messages(pipeline: Any, quiet: bool) -> None:
     def echo(message: Any) -> None:
         if message.level == "warning":
             click.echo(f"warning: {message.text}", err=True)
-        elif not quiet:
-            click.echo(message.text, err=True)
+        elif not quiet:  # the engine's (a signal's "stopping ...") starts a line of its own after a ^C or a progress bar
+            click.echo(("\n" if message.source == "engine" else "") + message.text, err=True)
 
     pipeline.ctx.bus.subscribe(echo)
 
