@@ -13,6 +13,10 @@ the virtual camera's conversion) takes CPU too, more with a bigger camera: the c
 process's CPU time per frame beside inference's own and takes what the rest needs off the budget
 (cores x share / fps - the rest), so a 1080p camera's resizes do not push the pipeline into drops.
 
+A second limit, `max_cores`, keeps the whole process's CPU within that many cores (live mode: half the
+machine, at least one core), whatever the CPU: inference CPU per frame may be max_cores / fps - the rest.
+A fast CPU meets it at full size; a slow one gets a smaller size instead of the meeting app's core.
+
 A pipeline does not start at full size and find out by dropping frames: the inference stage times one
 frame at open (`seed`) and the controller starts at the largest rung predicted to fit.
 """
@@ -24,18 +28,22 @@ import time
 from typing import Callable
 
 SEED_MARGIN = 0.5  # the start: the largest rung predicted to take at most half the budget
+CPU_UP_MARGIN = 0.95  # a step up must leave this share of the CPU cap; CPU per frame is steadier than wall time
+SEED_CPU_MARGIN = 0.7  # at the start the rest's CPU is not known yet: assume it takes up to 30 % of the cap
 LADDER = (720, 600, 540, 480, 432, 384, 336, 288, 240, 192, 160, 128)  # short sides, all multiples of 8 or 16
 
 
 class SizeController:
     def __init__(self, fps: float, workers: int, largest: int, share: float = 0.85, up_margin: float = 0.7,
                  alpha: float = 0.25, settle: int = 4, down_after: int = 4, up_after: int = 45, cooldown: int = 30,
-                 cores: int | None = None, cpu_clock: Callable[[], float] = time.process_time, cpu_window: int = 15) -> None:
+                 cores: int | None = None, cpu_clock: Callable[[], float] = time.process_time, cpu_window: int = 15,
+                 max_cores: float | None = None) -> None:
         self.rungs = [s for s in LADDER if s <= largest] or [LADDER[-1]]
         if largest not in self.rungs and largest > self.rungs[0]:
             self.rungs.insert(0, largest)
         self.cores = cores or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
         self.fps, self.share, self.workers = fps, share, workers
+        self.max_cores = max_cores  # the whole process's CPU, in cores, that the size must keep within (None: all)
         self.cpu_clock, self.cpu_window = cpu_clock, cpu_window
         self.other_cpu_s = 0.0  # the rest of the pipeline's CPU seconds per frame (EWMA)
         self._window_frames, self._window_inference = 0, 0.0
@@ -45,7 +53,8 @@ class SizeController:
         self._over = 0  # consecutive frames over the budget
         self.index = 0  # start at full size: the first second says whether it fits
         self._lock = threading.Lock()
-        self._ewma: float | None = None
+        self._ewma: float | None = None  # inference wall time per frame at this rung
+        self._ewma_cpu: float | None = None  # and its CPU time
         self._seen = 0  # frames measured at the current rung
         self._calm = 0  # consecutive frames with room for the next rung up
         self._since_change = 0
@@ -56,11 +65,25 @@ class SizeController:
 
     @property
     def budget_s(self) -> float:
-        """One frame's inference time that keeps up: the workers' share of the frame interval, less what the
-        rest of the pipeline's CPU needs of the cores (never under a third of the plain budget)."""
+        """One frame's inference wall time that keeps up: the workers' share of the frame interval, less what
+        the rest of the pipeline's CPU needs of the cores when all are busy (never under a fifth of the plain budget)."""
         plain = self.workers * self.share / self.fps
         cpu_left = min(self.workers, self.cores) * self.share / self.fps - self.other_cpu_s
-        return max(plain / 3, min(plain, cpu_left))
+        return max(plain / 5, min(plain, cpu_left))
+
+    @property
+    def cpu_budget_s(self) -> float | None:
+        """Inference CPU seconds per frame that keep the process within max_cores; None when it is not a limit."""
+        if not self.max_cores or self.max_cores >= self.cores:
+            return None
+        return max(0.001, self.max_cores / self.fps - self.other_cpu_s)
+
+    def _fits(self, side: int, wall_margin: float = 1.0, cpu_margin: float = 1.0) -> bool:
+        """Whether `side` is predicted (time ~ pixel count, from this rung's averages) to fit both limits."""
+        scale = (side / self.short_side) ** 2
+        cpu = self.cpu_budget_s
+        return (self._ewma * scale <= wall_margin * self.budget_s
+                and (cpu is None or (self._ewma_cpu or self._ewma) * scale <= cpu_margin * cpu))
 
     def _count_cpu(self, inference_cpu_s: float) -> None:
         """Every cpu_window frames: process CPU per frame minus inference's own = the rest's per frame."""
@@ -81,11 +104,14 @@ class SizeController:
         with self._lock:
             # half the budget: the rest of the pipeline's CPU is not known yet, and stepping up later costs
             # no frames, while every step down costs the frames already in flight
-            fits = [i for i, side in enumerate(self.rungs) if seconds * (side / short_side) ** 2 <= SEED_MARGIN * self.budget_s]
+            cap = SEED_CPU_MARGIN * self.max_cores / self.fps if self.cpu_budget_s is not None else float("inf")
+            fits = [i for i, side in enumerate(self.rungs)
+                    if seconds * (side / short_side) ** 2 <= min(SEED_MARGIN * self.budget_s, cap)]
             index = fits[0] if fits else len(self.rungs) - 1
             if index != self.index:
                 self.index = index
-                self._ewma, self._seen, self._calm, self._over, self._since_change = None, 0, 0, 0, 0
+                self._ewma = self._ewma_cpu = None
+                self._seen, self._calm, self._over, self._since_change = 0, 0, 0, 0
                 self.changes = [(time.perf_counter(), self.short_side)]
 
     @property
@@ -103,15 +129,16 @@ class SizeController:
             self._seen += 1
             if self._seen <= self.settle:  # the first frames at a new size pay for allocations
                 return
+            cpu = seconds if cpu_seconds is None else cpu_seconds
             self._ewma = seconds if self._ewma is None else (1 - self.alpha) * self._ewma + self.alpha * seconds
-            self._over = self._over + 1 if self._ewma > self.budget_s else 0
+            self._ewma_cpu = cpu if self._ewma_cpu is None else (1 - self.alpha) * self._ewma_cpu + self.alpha * cpu
+            self._over = 0 if self._fits(self.short_side) else self._over + 1
             if self._over >= self.down_after and self.index < len(self.rungs) - 1:
                 self._step(self._rungs_down())
                 return
             if self.index > 0 and self._since_change > self.cooldown:
-                bigger = self.rungs[self.index - 1]
-                predicted = self._ewma * (bigger / self.short_side) ** 2
-                self._calm = self._calm + 1 if predicted < self.up_margin * self.budget_s else 0
+                roomy = self._fits(self.rungs[self.index - 1], self.up_margin, CPU_UP_MARGIN)
+                self._calm = self._calm + 1 if roomy else 0
                 if self._calm >= self.up_after:
                     self._step(-1)
 
@@ -119,11 +146,12 @@ class SizeController:
         """How many rungs down to the largest size predicted to fit (time ~ pixel count), at least one: a
         1080p camera on a slow machine gets there in one step instead of dropping frames on every rung."""
         for steps, side in enumerate(self.rungs[self.index + 1:], start=1):
-            if self._ewma * (side / self.short_side) ** 2 <= self.budget_s:
+            if self._fits(side):
                 return steps
         return len(self.rungs) - 1 - self.index
 
     def _step(self, direction: int) -> None:
         self.index += direction
-        self._ewma, self._seen, self._calm, self._over, self._since_change = None, 0, 0, 0, 0
+        self._ewma = self._ewma_cpu = None
+        self._seen, self._calm, self._over, self._since_change = 0, 0, 0, 0
         self.changes.append((time.perf_counter(), self.short_side))

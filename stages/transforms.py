@@ -2,6 +2,7 @@
 uint8 RGB at the output size, blended with the original by `strength`)."""
 from __future__ import annotations
 
+import os
 import re
 
 import cv2
@@ -43,6 +44,11 @@ def inference_size(width: int, height: int, size: tuple[int, int] | None, short_
     return snap(width * scale), snap(height * scale)
 
 
+def half_the_cores() -> float:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1.0, cores / 2)
+
+
 def resize(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
     if rgb.shape[1] == width and rgb.shape[0] == height:
         return rgb
@@ -59,13 +65,18 @@ class Preprocess:
     takes, gives = (RGB,), TENSOR
 
     def __init__(self, size: str | None = None, image_size: int | None = None, device: str = "auto",
-                 adaptive: bool = False) -> None:
+                 adaptive: bool = False, max_cores: float | None = None) -> None:
         self.size = parse_size(size)
         self.short_side = image_size
         self.device_name = device
         # adaptive: behind a live source with no size given, the inference size follows the machine's
         # speed (stages/adaptive.py); the inference stage reports its time per frame to the controller
         self.adaptive = adaptive
+        # the adaptive size also keeps the whole process within this many cores; default half the machine's
+        # (at least one), so a meeting app encoding the same stream keeps the other half
+        if max_cores is not None and max_cores <= 0:
+            raise StageError(f"max_cores must be more than 0, not {max_cores}")
+        self.max_cores = max_cores
         self.controller = None
 
     def open(self, ctx: Context) -> None:
@@ -76,7 +87,8 @@ class Preprocess:
         if self.adaptive and ctx.live and not self.size and not self.short_side and ctx.width and ctx.height:
             from stylecam.stages.adaptive import SizeController
 
-            self.controller = SizeController(float(ctx.fps or 30), workers=1, largest=min(ctx.width, ctx.height))
+            self.controller = SizeController(float(ctx.fps or 30), workers=1, largest=min(ctx.width, ctx.height),
+                                             max_cores=self.max_cores or half_the_cores())
             ctx.extras["size_controller"] = self.controller
         if ctx.width and ctx.height:  # lets inference warm up at the size to come
             ctx.extras["inference_size"] = inference_size(ctx.width, ctx.height, self.size, self.short_side, *self.geometry)

@@ -102,3 +102,21 @@ def test_seed_starts_at_the_largest_rung_predicted_to_fit():
     controller = SizeController(fps=30, workers=2, largest=1080, cores=2)
     controller.seed(0.020, 360)  # 20 ms at 360: 384 would take 23 ms, 432 29 ms (half the 57 ms budget: 28 ms)
     assert controller.short_side == 384 and [s for _, s in controller.changes] == [384]
+
+
+def test_the_size_keeps_the_process_within_max_cores():
+    """Live mode's default cap is half the machine: on a slower CPU the size steps down rather than take
+    the meeting app's core, even when two workers could keep up."""
+    clock = [0.0]
+    free = SizeController(fps=30, workers=2, largest=480, cores=2, cpu_clock=lambda: clock[0])
+    capped = SizeController(fps=30, workers=2, largest=480, cores=2, cpu_clock=lambda: clock[0], max_cores=1)
+    for controller in (free, capped):
+        for _ in range(400):  # 32 ms of inference CPU + 5 ms for the rest a frame: 1.1 cores at 30 fps
+            side = controller.short_side
+            ms = 0.032 * (side / 480) ** 2
+            clock[0] += ms + 0.005
+            controller.observe(ms, side, ms)
+    assert free.short_side == 480  # two workers on two cores: 57 ms a frame would do
+    assert capped.short_side == 432  # one core: 1 / 30 - 5 ms = 28 ms for inference; 432 takes 26 ms
+    assert [s for _, s in capped.changes] == [480, 432]  # and stays there: no pumping at the cap
+    assert 30 * (0.032 * (432 / 480) ** 2 + 0.005) <= 1.0

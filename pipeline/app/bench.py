@@ -21,7 +21,8 @@ from stylecam.stages.direct import process_one
 
 def bench_spec(input_path: str | None, size: tuple[int, int], frames: int, style: str, image_size: int | None,
                backend: str, batch_size: int, sink: str, workdir: Path, live: bool = False, network: str = "auto",
-               threads: int = 0, workers: int = 0, spin_wait: bool = False, mask: str | None = None) -> dict:
+               threads: int = 0, workers: int = 0, spin_wait: bool = False, mask: str | None = None,
+               max_cores: float | None = None) -> dict:
     if input_path:
         source: dict[str, Any] = {"type": "file", "path": input_path, "max_frames": frames, "realtime": live}
     else:
@@ -30,7 +31,7 @@ def bench_spec(input_path: str | None, size: tuple[int, int], frames: int, style
     spec = {
         "source": source,
         "stages": [
-            {"type": "preprocess", "image_size": image_size, "adaptive": live},
+            {"type": "preprocess", "image_size": image_size, "adaptive": live, "max_cores": max_cores},
             {"type": "inference", "style": style, "batch_size": batch_size, "batch_timeout_ms": 40.0, "backend": backend,
              "network": network, "threads": threads, "workers": workers, "spin_wait": spin_wait},
             {"type": "postprocess"},
@@ -81,10 +82,11 @@ def naive_loop(spec: dict, device: str) -> dict:
 
 def run_bench(input_path: str | None, size: tuple[int, int], frames: int, style: str, image_size: int | None,
               backend: str, batch_size: int, sink: str, device: str, naive: bool = True, live: bool = False,
-              network: str = "auto", threads: int = 0, workers: int = 0, spin_wait: bool = False, mask: str | None = None) -> dict:
+              network: str = "auto", threads: int = 0, workers: int = 0, spin_wait: bool = False, mask: str | None = None,
+              max_cores: float | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="stylecam-bench-") as tmp:
         spec = bench_spec(input_path, size, frames, style, image_size, backend, batch_size, sink, Path(tmp), live, network, threads, workers,
-                          spin_wait, mask)
+                          spin_wait, mask, max_cores)
         # Naive first: both runs then find the same warm caches (ONNX export, page cache) from the second on.
         naive_result = naive_loop(spec, device) if naive else None
         pipeline = build_pipeline(spec, device=device)
@@ -103,7 +105,7 @@ def run_bench(input_path: str | None, size: tuple[int, int], frames: int, style:
         ratio=(report.fps / naive_result["fps"]) if naive_result and naive_result["fps"] else None,
         config={"input": input_path or f"testsrc {size[0]}x{size[1]}", "frames": frames, "style": style,
                 "image_size": image_size, "backend": backend, "batch_size": batch_size, "sink": sink, "device": device, "live": live,
-                "network": network, "threads": threads, "workers": workers, "spin_wait": spin_wait, "mask": mask},
+                "network": network, "threads": threads, "workers": workers, "spin_wait": spin_wait, "mask": mask, "max_cores": max_cores},
     )
     return result
 

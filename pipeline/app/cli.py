@@ -248,6 +248,7 @@ def run(pipeline_file: str | None, input_opt: str | None, output_opt: str | None
 @click.option("--keep-colors", is_flag=True, help="Keep the camera's colours, stylise the brightness (c in the preview toggles it).")
 @click.option("--mirror", is_flag=True, help="Mirror what the virtual camera sends (off: meeting apps mirror the self-view themselves).")
 @click.option("--mask", type=click.Choice(["person", "background"]), help="Stylise only the person or only the room (s in the preview cycles person / background / everything).")
+@click.option("--max-cores", type=click.FloatRange(min=0, min_open=True), help="CPU the adaptive inference size keeps stylecam within, in cores (default: half of this machine's, at least 1).")
 @shared_option("device")
 @shared_option("network", default="auto")
 @shared_option("backend", default="auto")
@@ -259,7 +260,8 @@ def run(pipeline_file: str | None, input_opt: str | None, output_opt: str | None
 @shared_option("stats_json")
 @shared_option("quiet")
 def live(style_specs: tuple[str, ...], mix: float | None, source: str, webcam_flag: bool, vcam: str | None, preview: bool, size: str | None,
-         image_size: int | None, fps: float | None, strength: float, keep_colors: bool, mirror: bool, mask: str | None, device: str,
+         image_size: int | None, fps: float | None, strength: float, keep_colors: bool, mirror: bool, mask: str | None,
+         max_cores: float | None, device: str,
          network: str, backend: str, workers: int, threads: int, duration: float | None, queue_size: int, record: str | None,
          stats_json: str | None, quiet: bool) -> None:
     """Stylise a camera live into a virtual camera and/or a preview window.
@@ -280,7 +282,7 @@ def live(style_specs: tuple[str, ...], mix: float | None, source: str, webcam_fl
     src = live_source_entry("webcam" if webcam_flag else source, out_size, fps)
     spec = live_spec(style_specs, mix, src, vcam=vcam, preview=preview, size=size, out_size=out_size, image_size=image_size,
                      fps=fps, strength=strength, keep_colors=keep_colors, mirror=mirror, network=network, backend=backend,
-                     workers=workers, threads=threads, queue_size=queue_size, record=record, mask=mask)
+                     workers=workers, threads=threads, queue_size=queue_size, record=record, mask=mask, max_cores=max_cores)
     for style in style_specs:
         find_style(style)  # unknown style: fail before opening the camera
     pipeline = build_pipeline(spec, device=device, duration_s=duration)
@@ -382,12 +384,13 @@ def train(**options: Any) -> None:
 @shared_option("workers", default=0)
 @click.option("--live", is_flag=True, help="Pace the source at 30 fps with leaky queues of 2, as `stylecam live` does.")
 @click.option("--mask", type=click.Choice(["person", "background"]), help="Add the person mask stage, as `stylecam live --mask` does.")
+@click.option("--max-cores", type=click.FloatRange(min=0, min_open=True), help="With --live: the CPU cap of the adaptive size, as `stylecam live --max-cores` (default: half the cores).")
 @click.option("--naive/--no-naive", default=True, help="Also run the naive sequential loop for the ratio.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write all figures as JSON.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Draw per-stage latency to a PNG.")
 def bench(input_path: str | None, size: str, frames: int, style: str, image_size: int | None, backend: str,
           batch_size: int, sink: str, device: str, network: str, threads: int, workers: int, live: bool, mask: str | None,
-          naive: bool, json_path: str | None, plot_path: str | None) -> None:
+          max_cores: float | None, naive: bool, json_path: str | None, plot_path: str | None) -> None:
     """Measure the pipeline against the naive one-frame-at-a-time loop, in the same run."""
     import json
 
@@ -398,7 +401,7 @@ def bench(input_path: str | None, size: str, frames: int, style: str, image_size
     from stylecam.stages.transforms import parse_size
 
     result = run_bench(input_path, parse_size(size), frames, style, image_size, backend, batch_size, sink, device, naive, live,
-                       network, threads, workers, mask=mask)
+                       network, threads, workers, mask=mask, max_cores=max_cores)
     for s in result["stages"]:
         click.echo(f"{s['name']:<14} p50 {s['p50_ms']:8.1f} ms   p95 {s['p95_ms']:8.1f} ms")
     click.echo(f"pipeline: {result['fps']:.2f} fps, end-to-end p50 {result['latency_p50_ms']:.0f} ms, "
