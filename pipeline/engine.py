@@ -10,8 +10,10 @@ Rules:
     waiting thread at once) and run() raises PipelineError naming the stage. No thread outlives run().
   * Ctrl-C (SIGINT), SIGTERM and SIGHUP (docker stop, systemd, a closed terminal) while run() is in the
     main thread become end of stream: the source stops, the frames already inside drain to the sinks
-    and the output is finalised. A second signal aborts, also while the sinks finish their files: then
-    their close() sees an error (or a KeyboardInterrupt) and leaves nothing half-written.
+    and the output is finalised. A second signal aborts: ctx.error is set at once, also while the sinks
+    finish their files, and a sink's close() checks it between steps (an encoder flush, say) and leaves
+    nothing half-written. Only a third signal during close() raises KeyboardInterrupt there, for a
+    stage that does not look: an exception landing at a random line of close() can skip its clean-up.
   * Every stage whose open() was tried gets close(), in order, even when open() failed half way or a
     signal arrives during the shutdown.
   * A stage with `workers` = N > 1 (its process() must then be thread-safe) gets N threads on one input
@@ -84,6 +86,7 @@ class Pipeline:
         self.interrupted = False
         self.stop_signal: int | None = None  # the signal that stopped the run (SIGINT, SIGTERM, SIGHUP)
         self._closing = False
+        self._aborted_by_signal = False
         self._unique_names()
 
     def _unique_names(self) -> None:
@@ -120,6 +123,9 @@ class Pipeline:
                 self._close_all(opened)
         finally:
             restore()
+            # Not kept past run(): the bound method would tie ctx and the stages into a reference
+            # cycle, left to the cyclic GC, which frees PyAV containers and their streams in any order.
+            self.ctx.extras.pop("request_stop", None)
         if self._error:
             name, exc, trace = self._error
             raise PipelineError(name, exc, trace)
@@ -287,6 +293,8 @@ class Pipeline:
             if self._error is None:
                 trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
                 self._error = (name, exc, trace)
+            if self._closing:  # close() is under way: the stages being closed see the failure now
+                self.ctx.error = self._error[1]
         self._abort.set()
         for q in self.queues:
             q.close()
@@ -333,9 +341,14 @@ class Pipeline:
         def on_signal(signum: int, frame: Any) -> None:
             name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
             if self.interrupted or self._abort.is_set():
+                forced = self._closing and self._abort.is_set() and self._aborted_by_signal
+                self._aborted_by_signal = True
                 self._fail("interrupt", KeyboardInterrupt("interrupted twice: aborted"))
-                if self._closing:  # the sinks are finishing their files: stop that too
-                    raise KeyboardInterrupt("interrupted twice: aborted")
+                if forced:  # a stage's close() ignored the abort: interrupt it where it is
+                    raise KeyboardInterrupt("interrupted three times: aborted")
+                if self._closing:
+                    self.ctx.bus.notice("engine", f"aborting ({name}): the unfinished output is removed "
+                                                  "(again to force)")
                 return
             self.interrupted, self.stop_signal = True, signum
             self._stop.set()

@@ -121,7 +121,7 @@ class VideoFileSink:
         if self._audio_in is None:
             return
         out_for = {s.index: o for s, o in self._audio_pairs}
-        while True:
+        while not self._aborted():
             pkt = self._pending_audio or next(self._audio_packets, None)
             self._pending_audio = None
             if pkt is None:
@@ -180,6 +180,10 @@ class VideoFileSink:
         except (av.error.FFmpegError, OSError) as exc:
             raise StageError(f"cannot write {self.path}: {getattr(exc, 'strerror', None) or exc}") from None
 
+    def _aborted(self) -> bool:
+        # The engine sets ctx.error when a second Ctrl-C comes while this file is being finished.
+        return self.ctx.error is not None
+
     def close(self) -> None:
         if self.container is None:
             return
@@ -188,9 +192,14 @@ class VideoFileSink:
             if not failed and self.stream is not None:
                 for packet in self.stream.encode(None):
                     self._mux(packet)
-                # After Ctrl-C, audio stops one frame after the last video frame; otherwise all of it.
-                early = self.ctx.extras.get("stopped_early", False)
-                self._mux_audio_until(self._last_video_s + float(1 / self.fps) if early else None)
+                    failed = self._aborted()
+                    if failed:
+                        break
+                if not failed:
+                    # After Ctrl-C, audio stops one frame after the last video frame; otherwise all of it.
+                    early = self.ctx.extras.get("stopped_early", False)
+                    self._mux_audio_until(self._last_video_s + float(1 / self.fps) if early else None)
+                    failed = self._aborted()
             if self._audio_in is not None:
                 self._audio_in.close()
             container, self.container = self.container, None

@@ -2,6 +2,7 @@
 was, every signal leaves the finished output or nothing, and files get the umask's permissions."""
 import os
 import signal
+import time
 import stat
 import subprocess
 import sys
@@ -184,27 +185,68 @@ def test_a_second_ctrl_c_aborts_cleanly_and_keeps_an_earlier_output(tmp_path):
 
 
 class SecondCtrlCDuringFlush(VideoFileSink):
-    """The real file sink; it sends this process the first Ctrl-C at frame 10 and the second as the
-    encoder starts flushing, which no outside timing can hit reliably."""
+    """The real file sink; it sends this process the first Ctrl-C at frame 10 and the second right after
+    the encoder's flush wrote its first packet (the .part file then exists), which no outside timing can
+    hit reliably."""
+
+    flushing = part_existed = False
 
     def process(self, frame):
         super().process(frame)
         if frame.seq == 10:
             os.kill(os.getpid(), signal.SIGINT)
 
+    def _mux(self, packet):
+        super()._mux(packet)
+        if self.flushing and not self.part_existed:
+            self.part_existed = self.tmp.exists()
+            os.kill(os.getpid(), signal.SIGINT)
+
     def close(self):
-        os.kill(os.getpid(), signal.SIGINT)
+        self.flushing = True
         super().close()
 
 
 def test_a_second_ctrl_c_while_the_encoder_flushes_leaves_no_part(tmp_path):
     out = tmp_path / "out.mp4"
-    pipeline = Pipeline(TestPatternSource(320, 240, frames=10_000), [], [SecondCtrlCDuringFlush(str(out), preset="veryslow")], Context())
+    sink = SecondCtrlCDuringFlush(str(out), preset="veryslow")  # a deep lookahead: the flush has frames
+    pipeline = Pipeline(TestPatternSource(320, 240, frames=10_000), [], [sink], Context())
     with pytest.raises(PipelineError) as info:
         pipeline.run()
     assert isinstance(info.value.cause, KeyboardInterrupt) and pipeline.interrupted
+    assert sink.part_existed and sink.container is None  # aborted half way through the flush, and closed
     assert list(tmp_path.iterdir()) == []
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler was put back
+
+
+class IgnoresTheAbort:
+    """A sink (as a plugin might be) whose close() takes long and never looks at ctx.error."""
+
+    name = "slow-close"
+
+    def open(self, ctx):
+        self.steps_done = 0
+
+    def process(self, frame):
+        pass
+
+    def close(self):
+        os.kill(os.getpid(), signal.SIGINT)  # the first Ctrl-C: end of stream is already under way
+        os.kill(os.getpid(), signal.SIGINT)  # the second: the engine asks close() to stop, politely
+        for step in range(500):
+            time.sleep(0.01)
+            if step == 10:
+                os.kill(os.getpid(), signal.SIGINT)  # the third one forces it
+            self.steps_done = step + 1
+
+
+def test_a_third_ctrl_c_interrupts_a_close_that_ignores_the_abort():
+    sink = IgnoresTheAbort()
+    pipeline = Pipeline(TestPatternSource(32, 24, frames=3), [], [sink], Context())
+    with pytest.raises(PipelineError) as info:
+        pipeline.run()
+    assert isinstance(info.value.cause, KeyboardInterrupt)
+    assert 10 <= sink.steps_done < 20  # the second Ctrl-C let it run on, the third stopped it at once
 
 
 class FailingOpen(VideoFileSink):
