@@ -18,7 +18,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 import numpy as np
 import torch
@@ -134,6 +134,7 @@ class OpenVinoRuntime:
 
         from stylecam.models.export import onnx_bytes
 
+        _ready_numpy_bridge(ov)
         core = ov.Core()
         config: dict = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": options.threads or 0}
         if options.precision != "auto":
@@ -149,6 +150,14 @@ class OpenVinoRuntime:
             request = self._local.request = self.compiled.create_infer_request()
         out = request.infer({0: x.float().numpy()})
         return torch.from_numpy(next(iter(out.values())).copy())
+
+
+def _ready_numpy_bridge(ov: Any) -> None:
+    """Touch OpenVINO's numpy bridge once, in the thread that opens the runtime. Its first use initialises
+    pybind11's numpy API under a std::call_once that waits for the GIL: two inference workers making their
+    first infer() at the same moment deadlocked (one in call_once waiting for the GIL, the other holding
+    the GIL waiting for call_once; seen in about one transcode in ten with --backend openvino)."""
+    ov.Tensor(np.zeros(1, dtype=np.float32)).data
 
 
 RUNTIMES = {"torch": TorchRuntime, "onnxruntime": OnnxRuntime, "openvino": OpenVinoRuntime}
@@ -183,6 +192,7 @@ def onnx_model_runner(model: str, options: RuntimeOptions = RuntimeOptions()) ->
     if available("openvino"):
         import openvino as ov
 
+        _ready_numpy_bridge(ov)
         core = ov.Core()
         config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": options.threads or 0,
                   "INFERENCE_PRECISION_HINT": "f32"}
