@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 BACKENDS = ("auto", "torch", "onnxruntime", "openvino")
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+PRECISIONS = ("auto", "fp32", "fp16", "bf16", "int8")
 DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 
@@ -39,7 +39,8 @@ class RuntimeOptions:
     # ONNX Runtime's pool threads spin between ops unless told not to; measured (benchmarks/threads.py): on
     # 2 cores spinning threads starve the decode and encode threads, so off by default.
     spin_wait: bool = False
-    precision: str = "auto"  # see pick_precision
+    precision: str = "auto"  # see pick_precision; int8 (onnxruntime, openvino) needs `calibration`
+    calibration: str | None = None  # a folder of photos that sets int8's activation ranges (models/quantize.py)
 
 
 class Runtime(Protocol):
@@ -79,6 +80,8 @@ class TorchRuntime:
     name = "torch"
 
     def __init__(self, net: nn.Module, device: torch.device, options: RuntimeOptions = RuntimeOptions()) -> None:
+        if options.precision == "int8":
+            raise BackendError("int8 runs on the onnxruntime and openvino backends, not torch")
         self.device = device
         self.precision = pick_precision(options.precision, device)
         if device.type == "cpu" and options.threads:
@@ -104,6 +107,7 @@ def ort_session(model: bytes | str, options: RuntimeOptions = RuntimeOptions()):
     if not options.spin_wait:  # idle pool threads sleep instead of spinning, leaving the core to decode/encode
         session_options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session_options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session_options.log_severity_level = 3  # errors only: its graph-clean-up warnings are not users' business
     return ort.InferenceSession(model, session_options, providers=["CPUExecutionProvider"])
 
 
@@ -112,11 +116,10 @@ class OnnxRuntime:
     precision = "fp32"
 
     def __init__(self, net: nn.Module, device: torch.device, options: RuntimeOptions = RuntimeOptions()) -> None:
-        from stylecam.models.export import onnx_bytes
-
-        if options.precision not in ("auto", "fp32"):
-            raise BackendError("the onnxruntime backend runs in fp32: use --backend torch for fp16 or bf16")
-        self.session = ort_session(onnx_bytes(net), options)
+        if options.precision not in ("auto", "fp32", "int8"):
+            raise BackendError("the onnxruntime backend runs in fp32 or int8: use --backend torch for fp16 or bf16")
+        self.precision = "int8" if options.precision == "int8" else "fp32"
+        self.session = ort_session(_export(net, options), options)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(self.session.run(None, {"input": x.float().numpy()})[0])
@@ -132,16 +135,16 @@ class OpenVinoRuntime:
     def __init__(self, net: nn.Module, device: torch.device, options: RuntimeOptions = RuntimeOptions()) -> None:
         import openvino as ov
 
-        from stylecam.models.export import onnx_bytes
-
         _ready_numpy_bridge(ov)
         core = ov.Core()
         config: dict = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": options.threads or 0}
-        if options.precision != "auto":
+        if options.precision not in ("auto", "int8"):  # int8: the layers between the quantized ones as auto
             config["INFERENCE_PRECISION_HINT"] = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}[options.precision]
-        self.compiled = core.compile_model(core.read_model(model=onnx_bytes(net), weights=b""), "CPU", config)
+        model = core.read_model(model=_export(net, options), weights=b"")
+        self.compiled = core.compile_model(model, "CPU", config)
         hint = str(self.compiled.get_property("INFERENCE_PRECISION_HINT")).lower()  # e.g. "<Type: 'bfloat16'>"
-        self.precision = "bf16" if "bf" in hint else "fp16" if "16" in hint else "fp32"
+        self.precision = ("int8" if options.precision == "int8" else
+                          "bf16" if "bf" in hint else "fp16" if "16" in hint else "fp32")
         self._local = threading.local()
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
@@ -150,6 +153,23 @@ class OpenVinoRuntime:
             request = self._local.request = self.compiled.create_infer_request()
         out = request.infer({0: x.float().numpy()})
         return torch.from_numpy(next(iter(out.values())).copy())
+
+
+def _export(net: nn.Module, options: RuntimeOptions) -> bytes:
+    """The ONNX file a compiled runtime reads: the float export, or its int8 quantization."""
+    if options.precision != "int8":
+        from stylecam.models.export import onnx_bytes
+
+        return onnx_bytes(net)
+    if not options.calibration:
+        raise BackendError("int8 needs calibration photos: give a folder of pictures like the ones to be "
+                           "stylised (calibration: DIR)")
+    from stylecam.models.quantize import CalibrationError, int8_onnx_bytes
+
+    try:
+        return int8_onnx_bytes(net, options.calibration)
+    except CalibrationError as exc:
+        raise BackendError(str(exc)) from None
 
 
 def _ready_numpy_bridge(ov: Any) -> None:

@@ -7,6 +7,7 @@ passed since the first one arrived). Frames of different sizes (an image folder)
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import torch
 
@@ -29,7 +30,7 @@ class Inference:
     def __init__(self, style: str = "random", device: str = "auto", batch_size: int = 1,
                  batch_timeout_ms: float = 40.0, precision: str = "auto", backend: str = "auto",
                  threads: int = 0, network: str = "auto", workers: int = 0, mix_with: str | None = None,
-                 mix: float = 0.0, spin_wait: bool = False) -> None:
+                 mix: float = 0.0, spin_wait: bool = False, calibration: str | None = None) -> None:
         if batch_size < 1:
             raise StageError("batch_size must be at least 1")
         if backend not in BACKENDS:
@@ -47,6 +48,11 @@ class Inference:
         if precision not in PRECISIONS:
             raise StageError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
         self.precision = precision
+        if precision == "int8" and not calibration:
+            raise StageError("precision int8 needs calibration: a folder of photos like the ones to be stylised")
+        if calibration and not Path(calibration).is_dir():
+            raise StageError(f"calibration folder not found: {calibration}")
+        self.calibration = calibration  # int8's activation ranges come from these photos (models/quantize.py)
         if not 0.0 <= float(mix) <= 1.0:
             raise StageError(f"mix must be between 0 and 1, not {mix}")
         # mix_with: a second style; `mix` (and the live [ ] keys) blend from `style` (0) to it (1)
@@ -106,14 +112,14 @@ class Inference:
             self.workers, self.threads = split_cores(self.workers, self.threads, cpu_cores())
         else:
             self.workers = self.workers or 1
-        self.options = RuntimeOptions(self.threads, self.spin_wait, self.precision)
+        self.options = RuntimeOptions(self.threads, self.spin_wait, self.precision, self.calibration)
         timed = None
         if self.backend == "auto":
             # On a CPU both compiled runtimes beat eager PyTorch (ONNX Runtime 1.4-2.4x, docs/benchmarks.md);
             # which of the two is faster depends on the CPU, so it is measured here.
             if self.device.type != "cpu":
                 self.backend = "torch"
-            elif available("openvino") and self.precision in ("auto", "fp32") and not self.mix_with:
+            elif available("openvino") and self.precision in ("auto", "fp32", "int8") and not self.mix_with:
                 # (with mix_with: ONNX Runtime, so the eleven mix steps are not built twice to be timed)
                 size = ctx.extras.get("inference_size") or (256, 256)
                 timed = fastest_cpu_runtime(self._network(self.style), self.options, size[:2])

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 from stylecam.pipeline.app.cli import main
 from stylecam.pipeline.item import Frame
+from stylecam.pipeline.stage import StageError
 from tests.media import decode_video, make_video
 
 
@@ -166,6 +167,55 @@ def test_openvino_backend_matches_the_float_network(tiny_style, style, precision
         want = net.eval()(torch.stack(frames).float() / 255).clamp(0, 1)
     assert torch.isfinite(got).all() and (got - want).abs().max().item() <= tolerance
     assert stage.effective_precision in (("fp32",) if precision == "fp32" else ("fp32", "bf16", "fp16"))
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
+def test_int8_backends_match_the_float_network(tmp_path, backend):
+    """int8 (calibrated on a folder of pictures) stays near the float network: on the shipped CPU network,
+    mean |int8 - fp32| <= 5/255 and the 99th percentile <= 24/255 (measured on held-out photos: 2.7 and
+    10/255, docs/benchmarks.md). Real rounding differs between CPUs (VNNI or not), hence the margin."""
+    import cv2
+    import onnx
+
+    from stylecam.models.quantize import int8_onnx_bytes
+    from stylecam.models.styles import load_style
+    from stylecam.pipeline.stage import Context
+    from stylecam.stages.inference import Inference
+    from stylecam.stages.sources import TestPatternSource
+
+    pattern = TestPatternSource(128, 96)
+    calibration = tmp_path / "calibration"
+    calibration.mkdir()
+    for n in range(0, 60, 6):
+        cv2.imwrite(str(calibration / f"{n:03d}.png"), cv2.cvtColor(pattern.render(n), cv2.COLOR_RGB2BGR))
+    frames = [torch.from_numpy(pattern.render(n)).permute(2, 0, 1).contiguous() for n in (3, 31, 50)]
+    net, _ = load_style("starry_night", "fast")
+    stage = Inference(style="starry_night", backend=backend, device="cpu", precision="int8", network="fast",
+                      calibration=str(calibration), workers=1, threads=1)
+    stage.open(Context(device="cpu"))
+    try:
+        got = torch.stack([f.data for f in stage.process([Frame(x.clone(), i) for i, x in enumerate(frames)])])
+    finally:
+        stage.close()
+    with torch.no_grad():
+        want = net.float().eval()(torch.stack(frames).float() / 255).clamp(0, 1)
+    diff = ((got - want).abs() * 255).flatten()
+    assert stage.effective_precision == "int8"
+    ops = {n.op_type for n in onnx.load_from_string(int8_onnx_bytes(net.float(), calibration)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops  # really quantized, not the float graph
+    assert 0 < diff.mean().item() <= 5 and torch.quantile(diff, 0.99).item() <= 24
+
+
+def test_int8_without_calibration_photos_is_one_clear_error(tmp_path):
+    from stylecam.models.runtimes import BackendError, RuntimeOptions, create_runtime
+    from stylecam.models.styles import random_network
+    from stylecam.stages.inference import Inference
+
+    with pytest.raises(StageError, match="calibration"):
+        Inference(style="starry_night", precision="int8")
+    with pytest.raises(BackendError, match="no images in the calibration folder"):
+        create_runtime("onnxruntime", random_network(), torch.device("cpu"),
+                       RuntimeOptions(precision="int8", calibration=str(tmp_path)))
 
 
 def test_cpu_default_backend_is_measured_between_the_compiled_runtimes(tiny_style):

@@ -39,6 +39,7 @@ def media(tmp_path_factory):
     make_audio_only(d / "audio_only.m4a")
     (d / "corrupt.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{garbage" + os.urandom(64))
     (d / "bad.yaml").write_text("source: {type: testsrc\nsinks: [")
+    (d / "no_photos").mkdir()
     return d
 
 
@@ -49,6 +50,8 @@ def media(tmp_path_factory):
     ("audio_only.m4a", [], ["no video stream"]),
     ("good.mp4", ["--style", "no_such_style"], ["unknown style", "no_such_style"]),
     ("good.mp4", ["--style", "corrupt.safetensors"], ["corrupt.safetensors"]),
+    ("good.mp4", ["--precision", "int8"], ["int8 needs calibration"]),
+    ("good.mp4", ["--precision", "int8", "--calibration", "no_photos"], ["no images in the calibration folder"]),
 ])
 def test_bad_inputs(media, input_name, extra, expect):
     out = media / f"out_{input_name}.mp4"
@@ -87,10 +90,11 @@ def test_ctrl_c_leaves_a_playable_file(tmp_path):
 def test_cli_choices_match_the_stages():
     """The CLI lists backend/network choices without importing torch; they must match the code's."""
     from stylecam.models.styles import NETWORKS
-    from stylecam.pipeline.app.cli import BACKEND_CHOICES, NETWORK_CHOICES
-    from stylecam.models.runtimes import BACKENDS
+    from stylecam.pipeline.app.cli import BACKEND_CHOICES, NETWORK_CHOICES, PRECISION_CHOICES
+    from stylecam.models.runtimes import BACKENDS, PRECISIONS
 
     assert BACKEND_CHOICES == list(BACKENDS) and NETWORK_CHOICES == list(NETWORKS)
+    assert PRECISION_CHOICES == list(PRECISIONS)
 
 
 EARLY = """

@@ -82,6 +82,7 @@ def main(ctx: click.Context, debug: bool) -> None:
 # (tests/test_cli_errors.py), without importing torch here.
 BACKEND_CHOICES = ["auto", "torch", "onnxruntime", "openvino"]
 NETWORK_CHOICES = ["auto", "fast", "half", "full"]
+PRECISION_CHOICES = ["auto", "fp32", "fp16", "bf16", "int8"]
 SHARED_OPTIONS: dict[str, tuple[tuple[str, ...], dict]] = {
     "device": (("--device",), dict(default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")),
     "backend": (("--backend",), dict(type=click.Choice(BACKEND_CHOICES), help=(
@@ -91,6 +92,11 @@ SHARED_OPTIONS: dict[str, tuple[tuple[str, ...], dict]] = {
         "width); auto: fast on the CPU, half on MPS, full on CUDA."))),
     "workers": (("--workers",), dict(type=click.IntRange(min=0), help="Frames in inference at once (0: one per core on a CPU, 1 on a GPU).")),
     "threads": (("--threads",), dict(type=click.IntRange(min=0), help="Intra-op threads of each inference worker (0: the cores split between them).")),
+    "precision": (("--precision",), dict(type=click.Choice(PRECISION_CHOICES), help=(
+        "Inference precision; auto: fp16 on GPUs, on a CPU what the backend picks (OpenVINO: bf16 where the CPU has "
+        "it). int8 (onnxruntime, openvino) needs --calibration."))),
+    "calibration": (("--calibration",), dict(type=click.Path(exists=True, file_okay=False), help=(
+        "For --precision int8: a folder of photos like the ones to be stylised; 16 of them set int8's ranges."))),
     "stats_json": (("--stats-json",), dict(type=click.Path(dir_okay=False), help="Write the run's metrics as JSON (schema: docs/metrics.md).")),
     "quiet": (("--quiet", "-q"), dict(is_flag=True, help="Only warnings and errors on stderr: no notices, report or progress bar.")),
 }
@@ -117,6 +123,8 @@ def pipeline_options(fn: Callable) -> Callable:
         shared_option("workers"),
         shared_option("threads"),
         shared_option("backend"),
+        shared_option("precision"),
+        shared_option("calibration"),
         shared_option("network"),
         shared_option("device"),
         shared_option("stats_json"),
@@ -252,6 +260,8 @@ def run(pipeline_file: str | None, input_opt: str | None, output_opt: str | None
 @shared_option("device")
 @shared_option("network", default="auto")
 @shared_option("backend", default="auto")
+@shared_option("precision", default="auto")
+@shared_option("calibration")
 @shared_option("workers", default=0)
 @shared_option("threads", default=0)
 @click.option("--duration", type=click.FloatRange(min=0), help="Stop after this many seconds.")
@@ -262,8 +272,8 @@ def run(pipeline_file: str | None, input_opt: str | None, output_opt: str | None
 def live(style_specs: tuple[str, ...], mix: float | None, source: str, webcam_flag: bool, vcam: str | None, preview: bool, size: str | None,
          image_size: int | None, fps: float | None, strength: float, keep_colors: bool, mirror: bool, mask: str | None,
          max_cores: float | None, device: str,
-         network: str, backend: str, workers: int, threads: int, duration: float | None, queue_size: int, record: str | None,
-         stats_json: str | None, quiet: bool) -> None:
+         network: str, backend: str, precision: str, calibration: str | None, workers: int, threads: int,
+         duration: float | None, queue_size: int, record: str | None, stats_json: str | None, quiet: bool) -> None:
     """Stylise a camera live into a virtual camera and/or a preview window.
 
     Frames are dropped, oldest first, when inference is slower than the camera, so latency stays
@@ -282,7 +292,7 @@ def live(style_specs: tuple[str, ...], mix: float | None, source: str, webcam_fl
     src = live_source_entry("webcam" if webcam_flag else source, out_size, fps)
     spec = live_spec(style_specs, mix, src, vcam=vcam, preview=preview, size=size, out_size=out_size, image_size=image_size,
                      fps=fps, strength=strength, keep_colors=keep_colors, mirror=mirror, network=network, backend=backend,
-                     workers=workers, threads=threads, queue_size=queue_size, record=record, mask=mask, max_cores=max_cores)
+                     precision=precision, calibration=calibration, workers=workers, threads=threads, queue_size=queue_size, record=record, mask=mask, max_cores=max_cores)
     for style in style_specs:
         find_style(style)  # unknown style: fail before opening the camera
     pipeline = build_pipeline(spec, device=device, duration_s=duration)

@@ -29,7 +29,7 @@ def live_spec(styles: tuple[str, ...], mix: float | None, source: dict, *, vcam:
               size: str | None, out_size: tuple[int, int] | None, image_size: int | None, fps: float | None,
               strength: float, keep_colors: bool, mirror: bool, network: str, backend: str, workers: int,
               threads: int, queue_size: int, record: str | None, mask: str | None = None,
-              max_cores: float | None = None) -> dict:
+              max_cores: float | None = None, precision: str = "auto", calibration: str | None = None) -> dict:
     """The pipeline of `stylecam live`: leaky queues, the adaptive inference size, vcam/preview/record sinks."""
     from stylecam.pipeline.app.build import sink_entry
 
@@ -50,7 +50,7 @@ def live_spec(styles: tuple[str, ...], mix: float | None, source: dict, *, vcam:
         "stages": [
             {"type": "preprocess", "image_size": image_size, "adaptive": True, "max_cores": max_cores},
             {"type": "inference", "style": styles[0], "batch_size": 1, "network": network, "backend": backend,
-             "workers": workers, "threads": threads, "mix_with": styles[1] if len(styles) == 2 else None, "mix": mix or 0.0},
+             "precision": precision, "calibration": calibration, "workers": workers, "threads": threads, "mix_with": styles[1] if len(styles) == 2 else None, "mix": mix or 0.0},
             {"type": "postprocess", "strength": strength, "output_size": size, "keep_colors": keep_colors},
             *([{"type": "mask", "target": mask}] if mask else []),
         ],
