@@ -46,6 +46,8 @@ class SizeController:
         self.max_cores = max_cores  # the whole process's CPU, in cores, that the size must keep within (None: all)
         self.cpu_clock, self.cpu_window = cpu_clock, cpu_window
         self.other_cpu_s = 0.0  # the rest of the pipeline's CPU seconds per frame (EWMA)
+        self.reserved_s = 0.0  # CPU per frame other stages said at open they will take (reserve())
+        self._seeded_from: tuple[float, int] | None = None
         self._window_frames, self._window_inference = 0, 0.0
         self._window_start: float | None = None  # set at the first frame: opening the stages is not the stream's cost
         self.up_margin, self.alpha = up_margin, alpha
@@ -102,17 +104,29 @@ class SizeController:
     def seed(self, seconds: float, short_side: int) -> None:
         """Start at the largest rung predicted to fit, from one frame timed at `short_side` before the stream."""
         with self._lock:
+            self._seeded_from = (seconds, short_side)
             # half the budget: the rest of the pipeline's CPU is not known yet, and stepping up later costs
             # no frames, while every step down costs the frames already in flight
-            cap = SEED_CPU_MARGIN * self.max_cores / self.fps if self.cpu_budget_s is not None else float("inf")
+            cap = (SEED_CPU_MARGIN * self.max_cores / self.fps - self.reserved_s
+                   if self.cpu_budget_s is not None else float("inf"))
+            wall = SEED_MARGIN * self.budget_s - self.reserved_s / max(1, min(self.workers, self.cores))
             fits = [i for i, side in enumerate(self.rungs)
-                    if seconds * (side / short_side) ** 2 <= min(SEED_MARGIN * self.budget_s, cap)]
+                    if seconds * (side / short_side) ** 2 <= min(wall, cap)]
             index = fits[0] if fits else len(self.rungs) - 1
             if index != self.index:
                 self.index = index
                 self._ewma = self._ewma_cpu = None
                 self._seen, self._calm, self._over, self._since_change = 0, 0, 0, 0
                 self.changes = [(time.perf_counter(), self.short_side)]
+
+    def reserve(self, cpu_seconds: float) -> None:
+        """A stage that opens after inference (the person mask) and knows its CPU per frame: taken off the
+        start's budget now, before the process's CPU can show it, so the stream does not start too large."""
+        with self._lock:
+            self.reserved_s += cpu_seconds
+            seeded = self._seeded_from
+        if seeded is not None:
+            self.seed(*seeded)
 
     @property
     def short_side(self) -> int:

@@ -11,6 +11,7 @@ In live mode the preview's `s` key cycles person / background / everything (Live
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import cv2
@@ -73,6 +74,17 @@ class Mask:
         self.controls = ctx.extras.get("controls")
         if self.controls is not None:
             self.controls.mask = self.target
+        controller = ctx.extras.get("size_controller")
+        if controller is not None and ctx.width and ctx.height:
+            controller.reserve(self._time_one_frame(ctx.width, ctx.height))
+
+    def _time_one_frame(self, width: int, height: int) -> float:
+        """CPU seconds of one masked frame at the output size (the second of two: the first allocates)."""
+        frame = np.zeros((height, width, 3), np.uint8)
+        for _ in range(2):
+            t0 = time.process_time()  # the runtime may work in threads of its own; nothing else runs yet
+            composite(frame, frame, weights(self.segmenter(frame), "person", (width, height), self.feather))
+        return time.process_time() - t0
 
     def process(self, frame: Frame) -> Frame:
         target = self.controls.mask if self.controls is not None else self.target

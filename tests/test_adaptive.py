@@ -104,6 +104,15 @@ def test_seed_starts_at_the_largest_rung_predicted_to_fit():
     assert controller.short_side == 384 and [s for _, s in controller.changes] == [384]
 
 
+def test_a_stage_that_reserves_cpu_at_open_lowers_the_start():
+    """The person mask opens after inference has seeded the size; its own CPU per frame comes off the start."""
+    controller = SizeController(fps=30, workers=2, largest=480, cores=2, max_cores=1)
+    controller.seed(0.010, 360)  # the cap's start budget: 0.7 / 30 = 23 ms; 480 takes 17.8 ms
+    assert controller.short_side == 480
+    controller.reserve(0.008)  # 15 ms left: 432 takes 14.4 ms
+    assert controller.short_side == 432 and [s for _, s in controller.changes] == [432]
+
+
 def test_the_size_keeps_the_process_within_max_cores():
     """Live mode's default cap is half the machine: on a slower CPU the size steps down rather than take
     the meeting app's core, even when two workers could keep up."""
