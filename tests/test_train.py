@@ -230,6 +230,32 @@ def test_warmup_makes_the_first_steps_small(data, tmp_path):
     assert load_checkpoint(tmp_path / "c" / "style.safetensors").training["warmup_steps"] == 10
 
 
+def test_relative_clipping_bounds_an_outlier_step_and_leaves_ordinary_ones():
+    from stylecam.train.clipping import WARMUP_STEPS, RelativeGradClipper
+
+    weight = torch.nn.Parameter(torch.zeros(4))
+    clipper = RelativeGradClipper(factor=4)
+
+    def step(norm):
+        weight.grad = torch.full((4,), norm / 2.0)  # |grad| = norm
+        before = clipper([weight])
+        return before, weight.grad.norm().item()
+
+    for _ in range(WARMUP_STEPS + 10):
+        assert step(1.0) == pytest.approx((1.0, 1.0))  # ordinary steps are untouched
+    assert step(50.0) == pytest.approx((50.0, 4.0), rel=1e-4)  # a burst's first step: 4x the usual
+    assert clipper.clipped == 1 and clipper.mean < 1.1  # the outlier barely moves what counts as usual
+    mean = clipper.mean
+    assert np.isnan(step(float("nan"))[0]) and clipper.mean == mean  # a NaN step leaves it alone
+
+
+def test_clip_grad_trains_and_a_factor_below_one_is_refused(data, tmp_path):
+    path = train(config(data, tmp_path / "a", steps=3, clip_grad=4.0))
+    assert load_checkpoint(path).training["clip_grad"] == 4.0
+    with pytest.raises(TrainError, match="--clip-grad 0.5"):
+        train(config(data, tmp_path / "b", steps=1, clip_grad=0.5))
+
+
 def test_temporal_loss_falls(data, tmp_path):
     train(config(data, tmp_path, temporal_weight=50.0, style_weight=1.0, steps=30))
     rows = losses(tmp_path)

@@ -37,6 +37,8 @@ class TrainConfig:
     lr: float = option(1e-3, "", min=0, min_open=True)
     warmup_steps: int = option(0, "Raise the learning rate linearly over these first steps (fine-tuning from --init: "
                                   "a fresh Adam jumps without it).", min=0)
+    clip_grad: float = option(0.0, "Clip each step's gradient norm to this many times the run's running mean "
+                                    "(e.g. 4; 0: off): a burst of bad steps cannot undo hours of training.", min=0)
     content_weight: float = option(1.0, "")
     style_weight: float = option(0.5, "Losses are relative per layer (train/losses.py), so weights carry over between VGG sources.")
     tv_weight: float = option(0.0, "Total-variation smoothing.")

@@ -39,6 +39,7 @@ from stylecam.models.styles import network_kind
 from stylecam.models.widen import WidenError, widen_state
 from stylecam.models.vgg import CONTENT_LAYER, STYLE_LAYERS, load_vgg
 from stylecam.pipeline.images import read_rgb
+from stylecam.train.clipping import RelativeGradClipper
 from stylecam.train.config import TrainConfig
 from stylecam.train.data import ImageFolder, to_tensor
 from stylecam.train.losses import content_loss, gram, style_loss, tv_loss
@@ -169,6 +170,8 @@ def check_outputs(cfg: TrainConfig) -> None:
 def train(cfg: TrainConfig) -> Path:
     """Train and return the path of the final checkpoint."""
     check_outputs(cfg)
+    if 0 < cfg.clip_grad <= 1:
+        raise TrainError(f"--clip-grad {cfg.clip_grad:g}: give 0 (off) or a factor above 1, e.g. 4")
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     device = pick_device(cfg.device)
     rank, world = 0, 1
@@ -235,6 +238,7 @@ def train(cfg: TrainConfig) -> Path:
         if opt_path.is_file():
             optimizer.load_state_dict(torch.load(opt_path, map_location=device, weights_only=True))
     model = torch.nn.parallel.DistributedDataParallel(net) if distributed else net
+    clipper = RelativeGradClipper(cfg.clip_grad) if cfg.clip_grad else None
 
     steps = cfg.steps or cfg.epochs * max(1, len(data) // (cfg.batch_size * world))
     style_grams: list[dict[str, torch.Tensor]] = [{} for _ in styles]  # per style: layer -> Gram target
@@ -336,6 +340,9 @@ def train(cfg: TrainConfig) -> Path:
                 group["lr"] = cfg.lr * min(1.0, step / cfg.warmup_steps)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
+        if clipper is not None:
+            scaler.unscale_(optimizer)  # clip the true gradients, not the fp16-scaled ones
+            clipper(net.parameters())
         scaler.step(optimizer)
         scaler.update()
 
