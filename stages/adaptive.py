@@ -30,6 +30,8 @@ from typing import Callable
 SEED_MARGIN = 0.5  # the start: the largest rung predicted to take at most half the budget
 CPU_UP_MARGIN = 0.95  # a step up must leave this share of the CPU cap; CPU per frame is steadier than wall time
 SEED_CPU_MARGIN = 0.7  # at the start the rest's CPU is not known yet: assume it takes up to 30 % of the cap
+PROBATION = 300  # frames a rung reached by a step up must hold before its failed tries are forgotten
+MAX_BACKOFF = 6  # a failed rung waits at most 64 x up_after frames of calm (at 30 fps: 96 s) for its next try
 LADDER = (720, 600, 540, 480, 432, 384, 336, 288, 240, 192, 160, 128)  # short sides, all multiples of 8 or 16
 
 
@@ -60,6 +62,10 @@ class SizeController:
         self._seen = 0  # frames measured at the current rung
         self._calm = 0  # consecutive frames with room for the next rung up
         self._since_change = 0
+        # rung index -> failed tries: a step up undone within PROBATION frames doubles the calm the next try
+        # of that rung needs (up to 2 ** MAX_BACKOFF), so a cost the pixel count does not predict cannot pump
+        self._failed_tries: dict[int, int] = {}
+        self._probation = False  # the current rung was reached by a step up and has not held yet
         self.changes: list[tuple[float, int]] = [(time.perf_counter(), self.short_side)]
 
     def set_workers(self, workers: int, fps: float, share: float = 0.85) -> None:
@@ -150,10 +156,13 @@ class SizeController:
             if self._over >= self.down_after and self.index < len(self.rungs) - 1:
                 self._step(self._rungs_down())
                 return
+            if self._probation and self._since_change >= PROBATION:
+                self._probation = False
+                self._failed_tries.pop(self.index, None)  # it held: a later try needs no extra calm
             if self.index > 0 and self._since_change > self.cooldown:
                 roomy = self._fits(self.rungs[self.index - 1], self.up_margin, CPU_UP_MARGIN)
                 self._calm = self._calm + 1 if roomy else 0
-                if self._calm >= self.up_after:
+                if self._calm >= self.up_after * 2 ** self._failed_tries.get(self.index - 1, 0):
                     self._step(-1)
 
     def _rungs_down(self) -> int:
@@ -165,6 +174,9 @@ class SizeController:
         return len(self.rungs) - 1 - self.index
 
     def _step(self, direction: int) -> None:
+        if direction > 0 and self._probation:  # the step up did not hold
+            self._failed_tries[self.index] = min(MAX_BACKOFF, self._failed_tries.get(self.index, 0) + 1)
+        self._probation = direction < 0
         self.index += direction
         self._ewma = self._ewma_cpu = None
         self._seen, self._calm, self._over, self._since_change = 0, 0, 0, 0

@@ -42,6 +42,24 @@ def test_a_load_at_the_edge_of_the_budget_does_not_oscillate():
     assert [s for _, s in controller.changes] == [480, 432]
 
 
+def test_a_step_up_that_fails_waits_longer_before_it_is_tried_again():
+    """A cost that the pixel count does not predict (the next rung dearer than its area: cache sizes, a mask's
+    CPU counted as the rest's) would pump: up, over budget, down, again every few seconds. Each failed try of
+    a rung doubles the calm it needs next time."""
+    rng = random.Random(2)
+    controller = SizeController(fps=30, workers=1, largest=480)  # budget 28 ms; room to go up: 0.7 x 28 ms
+    tries = []
+    for frame in range(3600):  # two minutes at 30 fps; 432 takes 15 ms, so 480 predicts 18.5 ms, but takes 32
+        side = controller.short_side
+        ms = 32.0 if side == 480 else 15.0 * (side / 432) ** 2
+        controller.observe(ms / 1000 * rng.uniform(0.97, 1.03), side)
+        if controller.short_side == 480 and side != 480:
+            tries.append(frame)
+    assert controller.short_side == 432 and 3 <= len(tries) <= 7, tries  # without backoff: 43 tries
+    waits = [b - a for a, b in zip(tries, tries[1:])]
+    assert all(later > 1.5 * earlier for earlier, later in zip(waits, waits[1:])), waits  # ever longer
+
+
 class SlowInference(Inference):
     """The real inference stage with the time of a CPU 1 ms per 1000 pixels slower than this one:
     the adaptive size must not depend on how fast the machine running the test is."""
