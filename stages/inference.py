@@ -119,6 +119,8 @@ class Inference:
             # which of the two is faster depends on the CPU, so it is measured here.
             if self.device.type != "cpu":
                 self.backend = "torch"
+            elif self.precision in ("fp16", "bf16"):  # ONNX Runtime's CPU kernels have neither
+                self.backend = "openvino" if available("openvino") else "torch"
             elif available("openvino") and self.precision in ("auto", "fp32", "int8") and not self.mix_with:
                 # (with mix_with: ONNX Runtime, so the eleven mix steps are not built twice to be timed)
                 size = ctx.extras.get("inference_size") or (256, 256)

@@ -206,6 +206,23 @@ def test_int8_backends_match_the_float_network(tmp_path, backend):
     assert 0 < diff.mean().item() <= 5 and torch.quantile(diff, 0.99).item() <= 24
 
 
+def test_a_reduced_precision_on_the_cpu_picks_a_backend_that_has_it(tiny_style):
+    """--precision bf16 with the default backend: OpenVINO (ONNX Runtime's CPU kernels are fp32 only)."""
+    from stylecam.models.runtimes import available
+    from stylecam.pipeline.stage import Context
+    from stylecam.stages.inference import Inference
+
+    stage = Inference(style=str(tiny_style), device="cpu", precision="bf16", network="half")
+    stage.open(Context(device="cpu"))
+    try:
+        out = stage.process([Frame(torch.full((3, 24, 32), 100, dtype=torch.uint8), 0)])[0].data
+    finally:
+        stage.close()
+    assert stage.backend == ("openvino" if available("openvino") else "torch")
+    # OpenVINO may keep f32 on a CPU with no bf16 instructions; it must not refuse the run
+    assert stage.effective_precision in ("bf16", "fp32") and out.shape == (3, 24, 32)
+
+
 def test_int8_without_calibration_photos_is_one_clear_error(tmp_path):
     from stylecam.models.runtimes import BackendError, RuntimeOptions, create_runtime
     from stylecam.models.styles import random_network
