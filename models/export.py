@@ -7,6 +7,7 @@ import io
 import os
 import warnings
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -43,18 +44,27 @@ def onnx_bytes(net: nn.Module) -> bytes:
     for k, v in sorted(net.state_dict().items()):
         digest.update(k.encode())
         digest.update(v.detach().cpu().numpy().tobytes())
+
+    def export() -> bytes:
+        buffer = io.BytesIO()
+        export_onnx(net, buffer)
+        return buffer.getvalue()
+
+    return cached_model(f"{digest.hexdigest()[:24]}.onnx", export)
+
+
+def cached_model(name: str, make: Callable[[], bytes]) -> bytes:
+    """The file `name` of stylecam's model cache (~/.cache/stylecam/onnx), made by `make` when missing."""
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "stylecam" / "onnx"
-    path = cache / f"{digest.hexdigest()[:24]}.onnx"
+    path = cache / name
     if path.is_file():
         return path.read_bytes()
-    buffer = io.BytesIO()
-    export_onnx(net, buffer)
-    data = buffer.getvalue()
+    data = make()
     try:
         cache.mkdir(parents=True, exist_ok=True)
         write_bytes_atomic(path, data)
     except OSError:
-        pass  # a read-only home only costs the export next time
+        pass  # a read-only home only costs the work next time
     return data
 
 

@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-from stylecam.pipeline.files import write_bytes_atomic
 from stylecam.pipeline.images import IMAGE_SUFFIXES, read_rgb
 
 CALIBRATION_PHOTOS = 16
@@ -111,21 +110,11 @@ def _quiet_quantizer() -> Iterator[None]:
 def int8_onnx_bytes(net: nn.Module, calibration: str | os.PathLike) -> bytes:
     """The network's int8 export calibrated on the folder's photos, cached on disk by a hash of the weights
     and of the photos used (calibrating takes a few seconds)."""
-    from stylecam.models.export import onnx_bytes
+    from stylecam.models.export import cached_model, onnx_bytes
 
     photos = calibration_photos(calibration)
     model = onnx_bytes(net)
     digest = hashlib.sha256(model)
     for path in photos:
         digest.update(path.read_bytes())
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "stylecam" / "onnx"
-    path = cache / f"{digest.hexdigest()[:24]}-int8.onnx"
-    if path.is_file():
-        return path.read_bytes()
-    data = quantize_onnx(model, calibration_inputs(photos))
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-        write_bytes_atomic(path, data)
-    except OSError:
-        pass  # a read-only home only costs the calibration next time
-    return data
+    return cached_model(f"{digest.hexdigest()[:24]}-int8.onnx", lambda: quantize_onnx(model, calibration_inputs(photos)))
