@@ -183,10 +183,17 @@ def test_live_bad_input(args, expect):
 
 @pytest.mark.skipif(not (shutil.which("Xvfb") and shutil.which("xdotool")), reason="needs Xvfb and xdotool (apt-get install xvfb xdotool)")
 def test_preview_window_hotkeys_under_xvfb(tmp_path):
-    display = ":87"
-    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "800x600x24", "-nolisten", "tcp"], stderr=subprocess.DEVNULL)
+    # -displayfd: Xvfb picks a free display and writes its number once it accepts clients, so the test
+    # neither collides with another X server nor starts the preview before the server is up.
+    ready_r, ready_w = os.pipe()
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(ready_w), "-screen", "0", "800x600x24", "-nolisten", "tcp"],
+                            stderr=subprocess.DEVNULL, pass_fds=(ready_w,))
+    os.close(ready_w)
     live = None
     try:
+        with os.fdopen(ready_r) as ready:
+            display = ":" + ready.readline().strip()
+        assert display != ":", "Xvfb did not start"
         env = dict(os.environ, DISPLAY=display)
         live = subprocess.Popen([sys.executable, "-m", "stylecam.pipeline.app.cli", "live", "--source", "testsrc", "--preview",
                                  "--size", "160x120", "--duration", "120", "--stats-json", str(tmp_path / "s.json"),
