@@ -27,12 +27,14 @@ class Stylise:
     """
 
     def __init__(self, style: str, image_size: int | None = None, backend: str = "auto", network: str = "auto",
-                 device: str = "cpu", workers: int = 1, **postprocess: Any) -> None:
+                 device: str = "cpu", workers: int = 1, precision: str = "auto", calibration: str | None = None,
+                 **postprocess: Any) -> None:
         from stylecam.stages.inference import Inference
         from stylecam.stages.transforms import Postprocess, Preprocess
 
         self.ctx = Context(device=device)
-        self.inference = Inference(style=style, backend=backend, network=network, workers=workers)
+        self.inference = Inference(style=style, backend=backend, network=network, workers=workers,
+                                   precision=precision, calibration=calibration)
         self.stages = [Preprocess(image_size=image_size), self.inference, Postprocess(**postprocess)]
         self.seq = 0
 

@@ -451,6 +451,8 @@ def blend_command(parts: tuple[str, ...], output: str, style_name: str) -> None:
 @click.option("--image-size", type=click.IntRange(min=16), help="Inference short side (default: the frame's own size).")
 @click.option("--flow", "flow_method", default="dis", show_default=True, type=click.Choice(["dis", "farneback"]), help="Optical flow on the input frames (real clips).")
 @shared_option("backend", default="auto")
+@shared_option("precision", default="auto")
+@shared_option("calibration")
 @shared_option("device", default="cpu")
 @shared_option("network", default="auto")
 @click.option("--style-image", type=click.Path(dir_okay=False), help="Painting for the style loss (default: the one the style records, where this machine has it: see STYLECAM_PAINTINGS in README).")
@@ -459,8 +461,8 @@ def blend_command(parts: tuple[str, ...], output: str, style_name: str) -> None:
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the figures as JSON.")
 @click.option("--strip", "strip_path", type=click.Path(dir_okay=False), help="Side-by-side PNG: consecutive frames and the warping-error map per style.")
 def eval_command(input_path: str, styles: tuple[str, ...], frames: int, image_size: int | None, flow_method: str, backend: str,
-                 device: str, network: str, style_image: str | None, vgg_weights: str | None, losses: bool, json_path: str | None,
-                 strip_path: str | None) -> None:
+                 precision: str, calibration: str | None, device: str, network: str, style_image: str | None,
+                 vgg_weights: str | None, losses: bool, json_path: str | None, strip_path: str | None) -> None:
     """Flicker (warping error E_warp), style/content loss and fps of styles on a clip.
 
     INPUT is a video, or a photo: then a synthetic pan/zoom/rotate clip is made over it and E_warp uses
@@ -476,7 +478,8 @@ def eval_command(input_path: str, styles: tuple[str, ...], frames: int, image_si
     from stylecam.pipeline.app.evaluate import evaluate, load_clip, save_strip
 
     clip = load_clip(input_path, frames)
-    result, outputs = evaluate(clip, list(styles), image_size, backend, device, flow_method, style_image, vgg_weights, losses, network)
+    result, outputs = evaluate(clip, list(styles), image_size, backend, device, flow_method, style_image, vgg_weights, losses, network,
+                               precision=precision, calibration=calibration)
     click.echo(f"{result['input']}: {result['frames']} frames {result['size'][0]}x{result['size'][1]}, flow {result['flow']}, "
                f"input E_warp {result['input_e_warp']:.5f}")
     click.echo(f"{'style':<28} {'E_warp':>9} {'(still)':>9} {'style':>7} {'content':>8} {'fps':>6}")

@@ -66,10 +66,10 @@ def load_clip(path: str, max_frames: int, synthetic_size: tuple[int, int] = (480
 
 
 def stylise(frames: list[np.ndarray], style: str, image_size: int | None, backend: str, device: str,
-            network: str = "auto") -> tuple[list[np.ndarray], float]:
+            network: str = "auto", precision: str = "auto", calibration: str | None = None) -> tuple[list[np.ndarray], float]:
     """The product's own stages, called in turn; returns the outputs and frames per second."""
     outputs, seconds = [], 0.0
-    with Stylise(style, image_size, backend, network, device) as run:
+    with Stylise(style, image_size, backend, network, device, precision=precision, calibration=calibration) as run:
         for i, rgb in enumerate(frames):
             t0 = time.perf_counter()
             outputs.append(run(rgb))
@@ -159,7 +159,8 @@ def default_style_image(styles: list[str]) -> str:
 def evaluate(clip: Clip, styles: list[str], image_size: int | None = None, backend: str = "auto", device: str = "cpu",
              flow_method: str = "dis", style_image: str | None = None, vgg_weights: str | None = None,
              losses: bool = True, network: str = "auto",
-             flows: list[tuple[np.ndarray, np.ndarray]] | None = None) -> tuple[dict, dict[str, list[np.ndarray]]]:
+             flows: list[tuple[np.ndarray, np.ndarray]] | None = None, precision: str = "auto",
+             calibration: str | None = None) -> tuple[dict, dict[str, list[np.ndarray]]]:
     """Every style on the same frames; `flows` (from clip_flows) can be passed to reuse them across calls."""
     flows = flows or clip_flows(clip, flow_method)
     result = {"input": clip.name, "frames": len(clip.frames), "size": list(clip.frames[0].shape[1::-1]),
@@ -171,7 +172,7 @@ def evaluate(clip: Clip, styles: list[str], image_size: int | None = None, backe
         style_image = style_image or default_style_image(styles)
     result["style_image"] = Path(style_image).name if style_image else None
     for style in styles:
-        out, fps = stylise(clip.frames, style, image_size, backend, device, network)
+        out, fps = stylise(clip.frames, style, image_size, backend, device, network, precision, calibration)
         outputs[style] = out
         row = {"e_warp": mean_warping_error(out, flows), "e_warp_still": mean_warping_error(out, flows, still_only=True), "fps": fps}
         if losses:
