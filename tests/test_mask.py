@@ -92,3 +92,18 @@ def test_live_adds_the_mask_after_postprocess():
                      image_size=None, fps=None, strength=1.0, keep_colors=False, mirror=False, network="auto", backend="auto",
                      workers=0, threads=0, queue_size=2, record=None, mask="person")
     assert [s["type"] for s in spec["stages"]] == ["preprocess", "inference", "postprocess", "mask"]
+
+
+def test_the_mask_reserves_its_cpu_with_the_live_size_controller():
+    """Opening after inference has seeded the live size, the mask times one frame at the camera's size and
+    takes it off the start (stages/adaptive.py reserve), so the stream does not start too large."""
+    from stylecam.stages.adaptive import SizeController
+
+    controller = SizeController(fps=30, workers=2, largest=480, cores=2, max_cores=1)
+    controller.seed(0.005, 360)  # inference alone would start at full size
+    ctx = Context(width=640, height=480)
+    ctx.extras["size_controller"] = controller
+    stage = Mask("person")
+    stage.open(ctx)
+    stage.close()
+    assert 0 < controller.reserved_s < 1 / 30  # a few ms: the model at its small size, the blend at 640x480
