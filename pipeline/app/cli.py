@@ -94,7 +94,7 @@ SHARED_OPTIONS: dict[str, tuple[tuple[str, ...], dict]] = {
     "threads": (("--threads",), dict(type=click.IntRange(min=0), help="Intra-op threads of each inference worker (0: the cores split between them).")),
     "precision": (("--precision",), dict(type=click.Choice(PRECISION_CHOICES), help=(
         "Inference precision; auto: fp16 on GPUs, on a CPU what the backend picks (OpenVINO: bf16 where the CPU has "
-        "it). int8 (onnxruntime, openvino) needs --calibration."))),
+        "it). int8 (onnxruntime, openvino; faster where the CPU lacks bf16, but flickers more on video) needs --calibration."))),
     "calibration": (("--calibration",), dict(type=click.Path(exists=True, file_okay=False), help=(
         "For --precision int8: a folder of photos like the ones to be stylised; 16 of them set int8's ranges."))),
     "stats_json": (("--stats-json",), dict(type=click.Path(dir_okay=False), help="Write the run's metrics as JSON (schema: docs/metrics.md).")),
