@@ -141,6 +141,17 @@ def test_transcode_takes_workers_and_threads(tmp_path, tiny_style):
     assert len(decode_video(out)) == 6
 
 
+def stylise_batch(stage, frames):
+    """Open the real inference stage, run one batch of uint8 CHW frames through it, close it."""
+    from stylecam.pipeline.stage import Context
+
+    stage.open(Context(device="cpu"))
+    try:
+        return torch.stack([f.data for f in stage.process([Frame(x.clone(), i) for i, x in enumerate(frames)])])
+    finally:
+        stage.close()
+
+
 @pytest.mark.parametrize("style,precision,tolerance", [("tiny", "fp32", 1e-3), ("starry_night-fast", "auto", 3 / 255),
                                                      ("starry_night", "auto", 3 / 255)])
 def test_openvino_backend_matches_the_float_network(tiny_style, style, precision, tolerance):
@@ -148,7 +159,6 @@ def test_openvino_backend_matches_the_float_network(tiny_style, style, precision
     bf16): the shipped networks stay within 3/255 of fp32 on a real picture. Pinned to fp32 it matches
     within float rounding."""
     from stylecam.models.styles import load_style
-    from stylecam.pipeline.stage import Context
     from stylecam.stages.inference import Inference
     from stylecam.stages.sources import TestPatternSource
 
@@ -158,11 +168,7 @@ def test_openvino_backend_matches_the_float_network(tiny_style, style, precision
     net, _ = load_style(spec, "fast" if style.endswith("-fast") else "half")
     stage = Inference(style=spec, backend="openvino", device="cpu", precision=precision, workers=2,
                       network="fast" if style.endswith("-fast") else "half")
-    stage.open(Context(device="cpu"))
-    try:
-        got = torch.stack([f.data for f in stage.process([Frame(x.clone(), i) for i, x in enumerate(frames)])])
-    finally:
-        stage.close()
+    got = stylise_batch(stage, frames)
     with torch.no_grad():
         want = net.eval()(torch.stack(frames).float() / 255).clamp(0, 1)
     assert torch.isfinite(got).all() and (got - want).abs().max().item() <= tolerance
@@ -179,7 +185,6 @@ def test_int8_backends_match_the_float_network(tmp_path, backend):
 
     from stylecam.models.quantize import int8_onnx_bytes
     from stylecam.models.styles import load_style
-    from stylecam.pipeline.stage import Context
     from stylecam.stages.inference import Inference
     from stylecam.stages.sources import TestPatternSource
 
@@ -192,11 +197,7 @@ def test_int8_backends_match_the_float_network(tmp_path, backend):
     net, _ = load_style("starry_night", "fast")
     stage = Inference(style="starry_night", backend=backend, device="cpu", precision="int8", network="fast",
                       calibration=str(calibration), workers=1, threads=1)
-    stage.open(Context(device="cpu"))
-    try:
-        got = torch.stack([f.data for f in stage.process([Frame(x.clone(), i) for i, x in enumerate(frames)])])
-    finally:
-        stage.close()
+    got = stylise_batch(stage, frames)
     with torch.no_grad():
         want = net.float().eval()(torch.stack(frames).float() / 255).clamp(0, 1)
     diff = ((got - want).abs() * 255).flatten()
@@ -209,15 +210,10 @@ def test_int8_backends_match_the_float_network(tmp_path, backend):
 def test_a_reduced_precision_on_the_cpu_picks_a_backend_that_has_it(tiny_style):
     """--precision bf16 with the default backend: OpenVINO (ONNX Runtime's CPU kernels are fp32 only)."""
     from stylecam.models.runtimes import available
-    from stylecam.pipeline.stage import Context
     from stylecam.stages.inference import Inference
 
     stage = Inference(style=str(tiny_style), device="cpu", precision="bf16", network="half")
-    stage.open(Context(device="cpu"))
-    try:
-        out = stage.process([Frame(torch.full((3, 24, 32), 100, dtype=torch.uint8), 0)])[0].data
-    finally:
-        stage.close()
+    out = stylise_batch(stage, [torch.full((3, 24, 32), 100, dtype=torch.uint8)])[0]
     assert stage.backend == ("openvino" if available("openvino") else "torch")
     # OpenVINO may keep f32 on a CPU with no bf16 instructions; it must not refuse the run
     assert stage.effective_precision in ("bf16", "fp32") and out.shape == (3, 24, 32)
