@@ -377,6 +377,40 @@ def test_a_multi_style_network_trains_lists_its_styles_and_round_trips(data, tmp
     assert load_checkpoint(resumed).training["steps"] == 14
 
 
+def test_a_multi_style_student_learns_each_style_from_its_row_of_a_multi_style_teacher(data, tmp_path, tiny_style):
+    """The fast CPU networks of the eight-painting network: one multi-style fast_net distilled from it, each
+    style from the teacher's own row (no VGG: the path given does not exist)."""
+    from stylecam.models.multistyle import MultiStyleNetwork
+    from stylecam.models.checkpoint import save_checkpoint
+    from stylecam.models.transformer_net import TransformerNet
+
+    torch.manual_seed(0)
+    teacher = MultiStyleNetwork(TransformerNet(width=4, blocks=1), 2)
+    with torch.no_grad():  # two clearly different styles: one norm's rows far apart
+        teacher.net.decoder[4].bias.copy_(torch.tensor([[2.0] * 4, [-2.0] * 4]))  # the last norm before the output conv
+    teacher_path = tmp_path / "teacher.safetensors"
+    save_checkpoint(teacher_path, teacher, style="two")
+    paintings = (str(data / "style.png"), str(data / "style.png"))
+    student = dict(teacher=str(teacher_path), content_weight=0.0, style_weight=0.0, vgg_weights=str(tmp_path / "absent.safetensors"),
+                   arch="fast_net", width=4, style_image=paintings, member_names="light,dark", steps=60, lr=2e-2)
+    path = train(config(data, tmp_path / "fast", **student))
+    rows = losses(tmp_path / "fast")
+    assert np.mean([float(r["distill"]) for r in rows[-6:]]) < 0.5 * np.mean([float(r["distill"]) for r in rows[:6]])
+    x = torch.rand(2, 3, 32, 32)
+    net = load_checkpoint(path).build()
+    with torch.no_grad():
+        errors = {}
+        for i in range(2):
+            teacher.select(i)
+            target = teacher(x).clamp(0, 1)
+            errors[i] = [float(((net.member(j)(x) - target) ** 2).mean()) for j in range(2)]
+    assert errors[0][0] < errors[0][1] and errors[1][1] < errors[1][0], errors  # each member is nearer its own row
+    with pytest.raises(TrainError, match="must be a network of 2 styles"):
+        train(config(data, tmp_path / "bad", **dict(student, teacher=str(tiny_style))))
+    with pytest.raises(TrainError, match="give as many --style-image"):
+        train(config(data, tmp_path / "bad", **dict(student, style_image=paintings[0], member_names="")))
+
+
 def test_max_minutes_stops_at_a_multiple_of_ten_steps_and_resumes(data, tmp_path):
     out = tmp_path / "run"
     path = train(config(data, out, steps=1000, max_minutes=1e-6, checkpoint_every=0, sample_every=0))

@@ -191,14 +191,20 @@ def train(cfg: TrainConfig) -> Path:
         raise TrainError(str(exc)) from None
     images = paintings(cfg)
     members = member_names(cfg) if len(images) > 1 else []
-    if members and cfg.teacher:
-        raise TrainError("--teacher distils one style; train a multi-style network without it")
     styles = [load_style_image(p, cfg.style_size or 2 * cfg.image_size).to(device) for p in images]
     perceptual = bool(cfg.content_weight or cfg.style_weight)
     if not (perceptual or cfg.teacher):
         raise TrainError("nothing to learn: content and style weights are 0 and there is no --teacher")
     vgg = load_vgg(cfg.vgg_weights, tuple(sorted(set(cfg.style_layers or STYLE_LAYERS) | {CONTENT_LAYER}))).to(device) if perceptual else None
     teacher = _load_frozen(cfg.teacher, device) if cfg.teacher else None
+    # a multi-style student learns each style from the same row of a multi-style teacher (a fast CPU network
+    # for all the paintings of one bigger network: the two mix between styles alike)
+    multi_teacher = isinstance(teacher, MultiStyleNetwork)
+    if members and teacher is not None and (not multi_teacher or teacher.styles != len(members)):
+        raise TrainError(f"--teacher for {len(members)} style images must be a network of {len(members)} styles "
+                         "(conditional instance norm) in the same order")
+    if multi_teacher and not members:
+        raise TrainError(f"--teacher has {teacher.styles} styles: give as many --style-image, in its order")
     distill_weight = cfg.distill_weight or (1.0 if teacher is not None else 0.0)
 
     net = create_network({"name": cfg.arch, "width": cfg.width, "blocks": cfg.blocks})
@@ -312,6 +318,8 @@ def train(cfg: TrainConfig) -> Path:
         current = (step - 1) % len(styles)  # multi-style: the styles take turns, one per batch
         if members:
             net.select(current)
+            if multi_teacher:
+                teacher.select(current)
         zero = torch.zeros((), device=device)
         lc = ls = lt = ltemp = ld = zero
         with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
