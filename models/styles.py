@@ -209,6 +209,21 @@ def painting_path(style: Style) -> Path | None:
     return next((c for c in candidates if c.is_file()), None)
 
 
+def mix_network(first: str, second: str, network: str) -> str:
+    """Which of their networks two styles are mixed with: `network` where both resolve to one architecture,
+    else the first of half, fast, full that both have alike (on CUDA `starry_night` has a full-width network
+    and `udnie` only a half-width one: the mix takes both at half width)."""
+    a, b = find_network(first, network), find_network(second, network)
+    if a is None or b is None or a.arch == b.arch:
+        return network
+    entries = [style_entry(spec) for spec in (first, second)]
+    for kind in ("half", "fast", "full"):
+        nets = [e.networks.get(kind) for e in entries if e is not None]
+        if len(nets) == 2 and all(nets) and nets[0].arch == nets[1].arch:
+            return kind
+    return network
+
+
 def geometry(spec: str, network: str = "full") -> tuple[int, int]:
     """(size_multiple, min_size) of the network `spec` resolves to, from its recorded architecture."""
     found = find_network(spec, network)

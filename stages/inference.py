@@ -15,7 +15,7 @@ from stylecam.models.blend import blend_state_dicts
 from stylecam.models.networks import arch_text, create_network
 from stylecam.models.runtimes import (BACKENDS, PRECISIONS, BackendError, RuntimeOptions, available, cpu_cores,
                                       create_runtime, fastest_cpu_runtime, split_cores)
-from stylecam.models.styles import NETWORKS, StyleError, geometry, load_style, network_for
+from stylecam.models.styles import NETWORKS, StyleError, geometry, load_style, mix_network, network_for
 from stylecam.pipeline.item import Frame
 from stylecam.pipeline.stage import Context, StageError, STYLED, TENSOR
 
@@ -63,16 +63,21 @@ class Inference:
     def network_geometry(self, device_type: str) -> tuple[int, int]:
         """(size multiple, min side) the style's networks take, from their recorded architecture: what
         preprocess rounds the inference size to (the application passes it on before anything opens)."""
-        kind = network_for(device_type, self.network)
         try:
+            kind = self._kind(device_type)
             shapes = [geometry(spec, kind) for spec in (self.style, self.mix_with) if spec]
         except StyleError as exc:
             raise StageError(str(exc)) from None
         return max(m for m, _ in shapes), max(s for _, s in shapes)
 
+    def _kind(self, device_type: str) -> str:
+        """The network (fast, half, full) to load: the device's, or with a mix the one both styles have."""
+        kind = network_for(device_type, self.network)
+        return mix_network(self.style, self.mix_with, kind) if self.mix_with else kind
+
     def _network(self, spec: str) -> torch.nn.Module:
         try:
-            net, _ = load_style(spec, network_for(self.device.type, self.network))
+            net, _ = load_style(spec, self._kind(self.device.type))
         except StyleError as exc:
             raise StageError(str(exc)) from None
         return net

@@ -80,3 +80,27 @@ def test_mixing_needs_one_architecture_and_two_styles(two_styles, tmp_path):
         result = subprocess.run([sys.executable, "-m", "stylecam.pipeline.app.cli", "live", "--source", "testsrc", *args],
                                 capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
         assert result.returncode != 0 and "Traceback" not in result.stderr and "--style" in result.stderr
+
+
+def test_a_style_with_a_full_width_network_mixes_at_half_width_with_one_without(tmp_path, monkeypatch):
+    """On CUDA `--style starry_night --style udnie` would pair a full-width network with udnie's half-width
+    one (udnie has no full): the mix takes both styles' half-width networks instead."""
+    for style, widths in (("wide", (4, 8)), ("narrow", (4,))):
+        for width in widths:
+            torch.manual_seed(width)
+            kind = "full" if width == 8 else "half"
+            save_checkpoint(tmp_path / f"{style}-{kind}.safetensors", TransformerNet(width=width, blocks=1), style=style,
+                            style_cfg={"style": style, "network": kind})
+    monkeypatch.setenv("STYLECAM_STYLES", str(tmp_path))
+    stage = Inference("wide", backend="torch", device="cpu", network="full", mix_with="narrow", mix=0.5)
+    stage.open(Context(device="cpu"))
+    try:
+        assert stage._mixed[0.0].net.arch()["width"] == 4 and stage._mixed[1.0].net.arch()["width"] == 4
+    finally:
+        stage.close()
+    alone = Inference("wide", backend="torch", device="cpu", network="full")  # no mix: the network asked for
+    alone.open(Context(device="cpu"))
+    try:
+        assert alone.net.net.arch()["width"] == 8
+    finally:
+        alone.close()
