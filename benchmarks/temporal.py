@@ -22,12 +22,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from stylecam.models.styles import StyleError, find_style  # noqa: E402
+from stylecam.models.styles import ZOO, StyleError, all_styles, find_style  # noqa: E402
 from stylecam.pipeline.app.evaluate import clip_flows, evaluate, load_clip, save_strip  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
-STYLES = {"starry_night": "van_gogh_the_starry_night_1889.jpg", "the_scream": "munch_the_scream_1893.jpg",
-          "great_wave": "hokusai_the_great_wave_off_kanagawa_c1831.jpg"}
+# the shipped styles (not their -plain twins) and the painting each records, in the zoo's order
+STYLES = {s.name: s.painting.get("file", "") for s in all_styles()
+          if not s.reference and any(n.path.parent == ZOO for n in s.networks.values())}
 # Stills for the synthetic clips: frames of clips whose frames are not in the training photos.
 STILLS = [("imageio_cockatoo_handheld_camera_motion_1280x720_20fps.mp4", 5.0),
           ("intel_webcam_office_people_signing_asl_640x480_30fps.mkv", 10.0)]
@@ -52,6 +53,8 @@ def main() -> None:
     ap.add_argument("--styles", nargs="*", default=list(STYLES))
     ap.add_argument("--strip", type=Path, help="also draw the side-by-side strip of the first style on the first real clip")
     ap.add_argument("--tables-from", type=Path, help="only print the tables from the JSON files of an earlier run in this folder")
+    ap.add_argument("--networks", nargs="*", choices=["fast", "half", "full"], default=["fast", "half", "full"],
+                    help="which of each style's networks to measure (each with its -plain twin)")
     ap.add_argument("--keep", action="store_true", help="keep the networks already in --out's JSON files; evaluate only the ones they lack")
     args = ap.parse_args()
     if args.tables_from:
@@ -69,13 +72,16 @@ def main() -> None:
             clip = load_clip(path, args.frames)
             flows = clip_flows(clip, "dis")
             for style in args.styles:
-                names = [f"{style}{variant}{net}" for net in ("", "-fast", "-full") for variant in ("", "-plain")]
+                suffixes = [suffix for suffix, kind in (("", "half"), ("-fast", "fast"), ("-full", "full")) if kind in args.networks]
+                names = [f"{style}{variant}{net}" for net in suffixes for variant in ("", "-plain")]
                 names = [n for n in names if installed(n)]
                 json_path = args.out / f"{Path(path).stem}__{style}.json"
                 kept = json.loads(json_path.read_text())["styles"] if args.keep and json_path.is_file() else {}
                 result, outputs = evaluate(clip, [n for n in names if n not in kept], args.image_size, "torch", "cpu", "dis",
                                            str(SHARED / "styles" / STYLES[style]), args.vgg_weights, True, "half", flows)
-                result["styles"] = {n: kept.get(n) or result["styles"][n] for n in names}
+                merged = {**kept, **result["styles"]}  # the style's own name first (base_style), then its twins
+                order = [f"{style}{variant}{net}" for net in ("", "-fast", "-full") for variant in ("", "-plain")]
+                result["styles"] = {n: merged[n] for n in order if n in merged}
                 json_path.write_text(json.dumps(result, indent=2) + "\n")
                 rows.append(result)
                 if args.strip and i == 0 and style == args.styles[0] and not kept:
@@ -114,6 +120,8 @@ def fast_vs_full(rows: list[dict]) -> None:
     for style in styles_in(rows):
         mine = [r["styles"] for r in rows if base_style(r) == style]
         for fast, full in ((f"{style}-fast", style), (f"{style}-plain-fast", f"{style}-plain")):
+            if not all(fast in s and full in s for s in mine):
+                continue
             cells = []
             for metric in ("style_loss", "content_loss"):
                 ratios = [s[fast][metric] / s[full][metric] for s in mine]
@@ -169,6 +177,8 @@ def table(rows: list[dict]) -> None:
     for r in rows:
         s = r["styles"]
         base = next(iter(s))
+        if not all(n in s for n in (base, f"{base}-plain", f"{base}-fast", f"{base}-plain-fast")):
+            continue  # a style without the fast twins: compact_table has its half-width pair
         full, plain, fast, fast_plain = (s[n] for n in (base, f"{base}-plain", f"{base}-fast", f"{base}-plain-fast"))
         vals = {"ew_full": full["e_warp"] / plain["e_warp"], "sl_full": full["style_loss"] / plain["style_loss"],
                 "ew_fast": fast["e_warp"] / fast_plain["e_warp"], "sl_fast": fast["style_loss"] / fast_plain["style_loss"],
@@ -180,6 +190,8 @@ def table(rows: list[dict]) -> None:
               f"{fast['e_warp']:.5f} / {fast_plain['e_warp']:.5f} = **{vals['ew_fast']:.2f}** | "
               f"{fast['style_loss']:.3f} / {fast_plain['style_loss']:.3f} = **{vals['sl_fast']:.2f}** | "
               f"**{vals['sl_ff']:.2f}** | {vals['cl_ff']:.2f} |")
+    if not ratios["ew_full"]:
+        return
     print("| **worst** | | **{:.2f}** | **{:.2f}** | **{:.2f}** | **{:.2f}** | **{:.2f}** | {:.2f} |".format(
         *(max(ratios[k]) for k in ("ew_full", "sl_full", "ew_fast", "sl_fast", "sl_ff", "cl_ff"))))
     print("| geometric mean | | {:.2f} | {:.2f} | {:.2f} | {:.2f} | {:.2f} | {:.2f} |".format(

@@ -35,6 +35,19 @@ CREDITS = {
     "van_gogh_the_starry_night_1889.jpg": "Vincent van Gogh, *The Starry Night*, 1889 (public domain)",
     "hokusai_the_great_wave_off_kanagawa_c1831.jpg": "Katsushika Hokusai, *The Great Wave off Kanagawa*, c. 1830-32 (public domain)",
     "munch_the_scream_1893.jpg": "Edvard Munch, *The Scream*, 1893 (public domain)",
+    "kandinsky_composition_vii_1913.jpg": "Wassily Kandinsky, *Composition VII*, 1913 (public domain)",
+    "picabia_udnie_1913.jpg": "Francis Picabia, *Udnie (Young American Girl, The Dance)*, 1913 (public domain under "
+                              "life+70; Picabia died in 1953, so it may still be protected where terms are longer, e.g. "
+                              "Mexico's life+100)",
+    "turner_the_shipwreck_of_the_minotaur_c1810.jpg": "J. M. W. Turner, *The Shipwreck of the Minotaur*, c. 1810 (public domain)",
+    "van_gogh_the_night_cafe_1888.jpg": "Vincent van Gogh, *The Night Café*, 1888 (public domain)",
+    "van_gogh_wheat_field_with_cypresses_1889.jpg": "Vincent van Gogh, *Wheat Field with Cypresses*, 1889 (public domain)",
+}
+# where ../shared/data took each reproduction from (PROVENANCE.md has path and commit)
+SOURCES = {
+    "turner_the_shipwreck_of_the_minotaur_c1810.jpg": "lengstrom/fast-style-transfer",
+    "van_gogh_the_night_cafe_1888.jpg": "gordicaleksa/pytorch-neural-style-transfer",
+    "van_gogh_wheat_field_with_cypresses_1889.jpg": "gordicaleksa/pytorch-neural-style-transfer",
 }
 
 
@@ -110,6 +123,41 @@ def quality_section(name: str, eval_jsons: list[Path]) -> str:
             + "\n".join(lines) + "\n\n")
 
 
+def content_text(t: dict) -> str:
+    """Which photos a run trained on: all of ../shared/data/content, or the folder benchmarks/quality.py makes
+    without its held-out photos."""
+    folder = Path(t.get("content_dir", ""))
+    if folder.name == "content":
+        return "the 151 photos of `../shared/data/content`"
+    return ("the 135 photos of `../shared/data/content` not held out for evaluation (`benchmarks/quality.py` keeps "
+            "every 10th of the sorted folder)")
+
+
+def gap_section(name: str, quality_jsons: list[Path]) -> str:
+    """This network against the optimum of its own loss (`benchmarks/quality.py --json`), where measured."""
+    import json
+
+    for path in quality_jsons:
+        report = json.loads(path.read_text())
+        for style in report["styles"].values():
+            if name not in style["rows"]:
+                continue
+            rows, box = style["rows"], style["box"]
+            c, st = rows[name]
+            inside = style["inside"][name]
+            slack = "" if not name.endswith("-fast") else " (a fast network may be 1.25× off on each)"
+            return ("## Gap to the optimum of its own loss\n\n"
+                    f"`benchmarks/quality.py` on {len(report['photos'])} held-out photos ({', '.join(report['photos'])}): "
+                    f"mean content and style loss against a Gatys optimisation of the same loss from the photo "
+                    f"(docs/benchmarks.md, \"Gap to the optimum\"). The box{slack}: style loss ≤ the optimum's at style "
+                    f"weight 0.5, content loss ≤ the optimum's at style weight 5.\n\n"
+                    "| | content loss | style loss |\n|---|---|---|\n"
+                    + "".join(f"| {k} | {v[0]:.3f} | {v[1]:.3f} |\n" for k, v in rows.items() if k.startswith(("the photo", "Gatys")))
+                    + f"| **{name}** | {c:.3f} ({c / box['content']:.2f}× the box) | {st:.3f} ({st / box['style']:.2f}× the box) |\n\n"
+                    + ("Inside the box.\n\n" if inside else "Not inside the box yet: more training closes the gap (train/runs/).\n\n"))
+    return ""
+
+
 def _fine_tune_text(t: dict) -> str:
     """One line for a blend part that is not a shipped network."""
     return (f"{t.get('steps')} steps from `{Path(t['init']).stem}` at lr {t.get('lr')}, style weight {t.get('style_weight')}, "
@@ -165,7 +213,7 @@ def write_network(target: Path, ckpt, name: str) -> str:
 
 
 def card(name: str, ckpt_path: Path, style_file: str, log: Path | None, gallery: str, quality: str = "",
-         history: str = "") -> str:
+         history: str = "", gap: str = "") -> str:
     ckpt = load_checkpoint(ckpt_path)
     t = ckpt.training
     blend = t.get("blend", [])
@@ -196,16 +244,26 @@ def card(name: str, ckpt_path: Path, style_file: str, log: Path | None, gallery:
                 f"{arch['width']}, {arch['blocks']} residual blocks, {params / 1e6:.2f} M parameters. The default network "
                 f"of `--style {variant}` on GPUs (CUDA, MPS)")
     else:
+        zoo = ROOT / "models" / "zoo"
+        fast, full = ((zoo / f"{variant}{s}.safetensors").is_file() for s in ("-fast", "-full"))
+        place = (f"Between the fast CPU network `{variant}-fast` and the full-width GPU one `{variant}-full`" if fast and full else
+                 f"The style's network on GPUs (it has no full-width one yet); on a CPU `{variant}-fast` is the default" if fast else
+                 "The style's only network, used on every device")
         what = (f"A Johnson et al. (2016) feed-forward style network: `{arch['name']}`, width {arch['width']} (half "
-                f"width), {arch['blocks']} residual blocks, {params / 1e6:.2f} M parameters. Between the fast CPU network "
-                f"`{variant}-fast` and the full-width GPU one `{variant}-full`")
+                f"width), {arch['blocks']} residual blocks, {params / 1e6:.2f} M parameters. {place}")
     temporal = (f"Trained for video stability (temporal weight {t.get('temporal_weight')}); its twin without that is "
                 f"`{name.replace(base, base + '-plain', 1)}`." if t.get("temporal_weight") else
                 "Trained without the temporal loss: the `-plain` twin, kept so the comparison can be reproduced.")
     recipe = []
     if history:
         recipe.append(history)
-    if t.get("init"):
+    if t.get("multi_style"):
+        ms = t["multi_style"]
+        start = f", {'fine-tuned' if t.get('temporal_weight') else 'started'} from `{Path(t['init']).stem}`" if t.get("init") else ""
+        recipe.append(f"painting {ms['index'] + 1} of the {len(ms['styles'])}-painting network `{Path(ms['file']).stem}` "
+                      "(conditional instance norm, models/multistyle.py: one trunk learns from every painting's steps, "
+                      f"each painting has its own scale and shift in every norm){start}, taken out as an ordinary network")
+    elif t.get("init"):
         widened = (f", widened from width {t['widened_from']} to {arch['width']} first (function-preserving, models/widen.py)"
                    if t.get("widened_from") else "")
         recipe.append(("then fine-tuned from those weights" if history else f"fine-tuned from `{Path(t['init']).stem}`") + widened)
@@ -234,7 +292,7 @@ training set (Intel's talking head at 2.5 s, the hand-held cockatoo at 11 s), st
 | setting | value |
 |---|---|
 | style image | {CREDITS.get(style_file, style_file)}, `../shared/data/styles/{style_file}` fed at a long side of {t.get('style_size') or 2 * t.get('image_size', 0)} px |
-| content | the 151 photos of `../shared/data/content` (random resized crops of {t.get('image_size')} px, horizontal flips) |
+| content | {content_text(t)}; random resized crops of {t.get('image_size')} px, horizontal flips |
 | steps × batch | {t.get('steps')} × {t.get('batch_size')} (Adam, lr {t.get('lr')}) on this project's 2-core CPU |
 | recipe | {'; '.join(recipe) or 'trained from scratch'} |
 | loss | relative content (relu2_2) weight {t.get('content_weight')}, relative Gram style (relu1_2, relu2_2, relu3_3, relu4_3) weight {t.get('style_weight')}, TV {t.get('tv_weight')}, temporal {t.get('temporal_weight', 0)}, distillation {t.get('distill_weight', 0)} — see `train/losses.py`, `train/trainer.py` |
@@ -244,10 +302,10 @@ training set (Intel's talking head at 2.5 s, the hand-held cockatoo at 11 s), st
 
 {rows}
 
-{quality}
+{gap}{quality}
 ## Credits and licences
 
-* Style: {CREDITS.get(style_file, style_file)}; reproduction from the `jcjohnson/fast-neural-style` repository,
+* Style: {CREDITS.get(style_file, style_file)}; reproduction from the `{SOURCES.get(style_file, "jcjohnson/fast-neural-style")}` repository,
   public domain (see `../shared/data/PROVENANCE.md`).
 * Training photos: `../shared/data/content`, each credited in `../shared/data/PROVENANCE.md` (CC0, Kodak's
   unrestricted licence, CC BY 4.0 Intel, CC BY 2.0 Flickr, CDLA-Permissive-1.0, Apache-2.0 IBM, imageio).
@@ -269,6 +327,7 @@ def main() -> None:
     ap.add_argument("--style-file", required=True, help="file name in ../shared/data/styles")
     ap.add_argument("--log", type=Path, help="train_log.csv of the run")
     ap.add_argument("--eval-json", type=Path, nargs="*", default=[], help="`stylecam eval --json` results to quote")
+    ap.add_argument("--quality-json", type=Path, nargs="*", default=[], help="`benchmarks/quality.py --json` results to quote")
     ap.add_argument("--history", default="", help="what happened before the final run (its metadata only knows the last one)")
     ap.add_argument("--card-only", action="store_true", help="Rewrite the card of a shipped style (no copy, no gallery).")
     ap.add_argument("--retag", action="store_true", help="Rewrite style_cfg and storage of every network in models/zoo/.")
@@ -287,7 +346,7 @@ def main() -> None:
         cv2.imwrite(str(gallery_dir / f"{args.name}.jpg"), cv2.cvtColor(row, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
     quality = quality_section(args.name, args.eval_json)
     (zoo / f"{args.name}.md").write_text(card(args.name, target, args.style_file, args.log, f"../../docs/gallery/{args.name}.jpg", quality,
-                                                 args.history))
+                                                 args.history, gap_section(args.name, args.quality_json)))
     print(f"wrote the card of {target}" if args.card_only else f"shipped {target} ({target.stat().st_size / 1e6:.2f} MB), card and gallery row")
 
 
