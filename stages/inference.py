@@ -57,6 +57,7 @@ class Inference:
             raise StageError(f"mix must be between 0 and 1, not {mix}")
         # mix_with: a second style; `mix` (and the live [ ] keys) blend from `style` (0) to it (1)
         self.mix_with, self.mix = mix_with, float(mix)
+        self._kinds: dict[str, str] = {}  # device type -> network kind (resolving a mix reads the style folders)
         self.spin_wait = spin_wait  # ONNX Runtime's idle threads spin (models/runtimes.py RuntimeOptions)
         self.controls = None
 
@@ -72,8 +73,10 @@ class Inference:
 
     def _kind(self, device_type: str) -> str:
         """The network (fast, half, full) to load: the device's, or with a mix the one both styles have."""
-        kind = network_for(device_type, self.network)
-        return mix_network(self.style, self.mix_with, kind) if self.mix_with else kind
+        if device_type not in self._kinds:
+            kind = network_for(device_type, self.network)
+            self._kinds[device_type] = mix_network(self.style, self.mix_with, kind) if self.mix_with else kind
+        return self._kinds[device_type]
 
     def _network(self, spec: str) -> torch.nn.Module:
         try:

@@ -191,11 +191,6 @@ def train(cfg: TrainConfig) -> Path:
         raise TrainError(str(exc)) from None
     images = paintings(cfg)
     members = member_names(cfg) if len(images) > 1 else []
-    styles = [load_style_image(p, cfg.style_size or 2 * cfg.image_size).to(device) for p in images]
-    perceptual = bool(cfg.content_weight or cfg.style_weight)
-    if not (perceptual or cfg.teacher):
-        raise TrainError("nothing to learn: content and style weights are 0 and there is no --teacher")
-    vgg = load_vgg(cfg.vgg_weights, tuple(sorted(set(cfg.style_layers or STYLE_LAYERS) | {CONTENT_LAYER}))).to(device) if perceptual else None
     teacher = _load_frozen(cfg.teacher, device) if cfg.teacher else None
     # a multi-style student learns each style from the same row of a multi-style teacher (a fast CPU network
     # for all the paintings of one bigger network: the two mix between styles alike)
@@ -205,6 +200,11 @@ def train(cfg: TrainConfig) -> Path:
                          "(conditional instance norm) in the same order")
     if multi_teacher and not members:
         raise TrainError(f"--teacher has {teacher.styles} styles: give as many --style-image, in its order")
+    styles = [load_style_image(p, cfg.style_size or 2 * cfg.image_size).to(device) for p in images]
+    perceptual = bool(cfg.content_weight or cfg.style_weight)
+    if not (perceptual or cfg.teacher):
+        raise TrainError("nothing to learn: content and style weights are 0 and there is no --teacher")
+    vgg = load_vgg(cfg.vgg_weights, tuple(sorted(set(cfg.style_layers or STYLE_LAYERS) | {CONTENT_LAYER}))).to(device) if perceptual else None
     distill_weight = cfg.distill_weight or (1.0 if teacher is not None else 0.0)
 
     net = create_network({"name": cfg.arch, "width": cfg.width, "blocks": cfg.blocks})
