@@ -14,8 +14,9 @@ Rules:
     finish their files, and a sink's close() checks it between steps (an encoder flush, say) and leaves
     nothing half-written. Only a third signal during close() raises KeyboardInterrupt there, for a
     stage that does not look: an exception landing at a random line of close() can skip its clean-up.
-  * Every stage whose open() was tried gets close(), in order, even when open() failed half way or a
-    signal arrives during the shutdown.
+  * open() goes source, sinks, stages (a sink's failure costs no model load); every stage whose open()
+    was tried gets close(), in the chain's order, even when open() failed half way or a signal arrives
+    during the shutdown.
   * A stage with `workers` = N > 1 (its process() must then be thread-safe) gets N threads on one input
     queue: several frames in flight at once, emitted in the order they were taken (a turnstile), so
     frame order is kept. On a 2-core CPU two one-thread inference workers beat one two-thread worker
@@ -110,7 +111,10 @@ class Pipeline:
         self.ctx.extras["request_stop"] = self.request_stop  # e.g. the preview window's quit key
         try:
             try:
-                for stage in [self.source, *self.stages, *self.sinks]:
+                # The sinks open right after the source (they need only its size and rate) and before the
+                # stages: a missing virtual camera or an unwritable output then fails in a moment, not after
+                # the networks have loaded (seconds). Close runs in the order of the chain all the same.
+                for stage in [self.source, *self.sinks, *self.stages]:
                     opened.append(stage)  # before open(): a half-opened stage still gets close()
                     stage.open(self.ctx)
                 threads = self._start_threads()
@@ -325,7 +329,8 @@ class Pipeline:
     def _close_all(self, opened: list[Any]) -> None:
         self.ctx.error = self._error[1] if self._error else None
         self.ctx.extras["stopped_early"] = self._stop.is_set()  # Ctrl-C, --duration or request_stop()
-        for stage in opened:
+        chain = [self.source, *self.stages, *self.sinks]
+        for stage in sorted(opened, key=chain.index):
             try:
                 stage.close()
             except BaseException as exc:

@@ -122,6 +122,39 @@ def test_error_in_open_names_the_stage_and_closes_what_was_opened():
     assert first.closed
 
 
+
+def test_sinks_open_before_the_stages_so_a_missing_device_costs_no_model_load():
+    events = []
+
+    class SlowToOpen(FailAt):  # stands for the inference stage, whose open() loads networks for seconds
+        name = "inference"
+
+        def open(self, ctx):
+            events.append("open inference")
+
+        def close(self):
+            events.append("close inference")
+
+    class NoDevice(CollectSink):
+        name = "vcam"
+
+        def open(self, ctx):
+            assert ctx.width == 32 and ctx.height == 24  # the source has opened: its size is known
+            raise OSError("no v4l2 loopback device")
+
+        def close(self):
+            events.append("close vcam")
+
+    with pytest.raises(PipelineError, match="vcam: no v4l2 loopback device"):
+        Pipeline(source(5), [SlowToOpen(10)], [NoDevice()]).run()
+    assert events == ["close vcam"]  # the stage never opened; the sink that failed half way was closed
+
+    events.clear()
+    sink = CollectSink()
+    sink.close = lambda: events.append("close sink")
+    Pipeline(source(5), [SlowToOpen(10)], [sink]).run()
+    assert events == ["open inference", "close inference", "close sink"]  # close runs down the chain
+
 def test_leaky_queue_behind_a_live_source_drops_the_oldest_frames():
     sink = CollectSink(delay=0.02)  # 50 fps consumer behind a 400 fps camera
     report = Pipeline(source(200, fps=400, live=True), [], [sink], queue_size=4).run()
