@@ -36,15 +36,12 @@ from stylecam.models.vgg import CONTENT_LAYER, STYLE_LAYERS, load_vgg
 from stylecam.pipeline.files import write_text_atomic
 from stylecam.pipeline.images import IMAGE_SUFFIXES, read_rgb
 from stylecam.train.data import to_tensor
-from stylecam.train.losses import content_loss, gram, style_loss
+from stylecam.train.optimum import FAST_SLACK, GATYS_WEIGHTS, PROTOCOL, Box, PerceptualLoss, gatys, output_losses
 from stylecam.train.trainer import load_style_image
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
 CACHE = Path(__file__).resolve().with_name("quality_cache.json")
-PROTOCOL = "v1: relative losses, HED VGG16, photo long side 256 (x8), painting 512, Adam lr 0.02, 120 steps"
-GATYS_WEIGHTS = (0.5, 5.0)
-FAST_SLACK = 1.25
 HOLD_OUT_EVERY = 10
 
 
@@ -60,41 +57,6 @@ def load_photo(path: Path, long_side: int = 256) -> torch.Tensor:
     scale = long_side / max(h, w)
     size = (max(16, round(w * scale / 8) * 8), max(16, round(h * scale / 8) * 8))
     return to_tensor(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)).unsqueeze(0)
-
-
-class Loss:
-    def __init__(self, vgg, painting: torch.Tensor) -> None:
-        self.vgg = vgg
-        with torch.no_grad():
-            self.grams = {k: gram(v) for k, v in vgg(painting).items() if k in STYLE_LAYERS}
-
-    def __call__(self, image: torch.Tensor, content_feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        feats = self.vgg(image)
-        return content_loss(feats[CONTENT_LAYER], content_feats), style_loss(feats, self.grams)
-
-
-def gatys(loss: Loss, photo: torch.Tensor, weight: float, steps: int = 120, lr: float = 0.02) -> tuple[float, float]:
-    with torch.no_grad():
-        target = loss.vgg(photo)[CONTENT_LAYER]
-    x = photo.clone().requires_grad_(True)
-    optimizer = torch.optim.Adam([x], lr=lr)
-    for _ in range(steps):
-        lc, ls = loss(x, target)
-        optimizer.zero_grad(set_to_none=True)
-        (lc + weight * ls).backward()
-        optimizer.step()
-        with torch.no_grad():
-            x.clamp_(0, 1)
-    with torch.no_grad():
-        lc, ls = loss(x, target)
-    return float(lc), float(ls)
-
-
-def network_losses(loss: Loss, net: torch.nn.Module, photo: torch.Tensor) -> tuple[float, float]:
-    with torch.no_grad():
-        target = loss.vgg(photo)[CONTENT_LAYER]
-        lc, ls = loss(net(photo).clamp(0, 1), target)
-    return float(lc), float(ls)
 
 
 def painting_of(path: Path) -> str:
@@ -150,10 +112,10 @@ def main() -> int:
         extras.setdefault(style, []).append(path)
     for style in [*styles, *[s for s in extras if s not in styles]]:
         painting_name = painting_of(zoo[style]) if style in zoo else painting_of(extras[style][0])
-        loss = Loss(vgg, load_style_image(str(Path(args.styles_dir) / painting_name), 512))
+        loss = PerceptualLoss(vgg, load_style_image(str(Path(args.styles_dir) / painting_name), 512))
         rows: dict[str, tuple[float, float]] = {}
         with torch.no_grad():
-            rows["the photo itself"] = tuple(np.mean([network_losses(loss, torch.nn.Identity(), x) for x in tensors.values()], 0))
+            rows["the photo itself"] = tuple(np.mean([output_losses(loss, x, x) for x in tensors.values()], 0))
         for weight in GATYS_WEIGHTS:
             values = []
             for name, x in tensors.items():
@@ -165,17 +127,18 @@ def main() -> int:
                     print(f"  optimum {key}: {cache['optimum'][key]} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
                 values.append(cache["optimum"][key])
             rows[f"Gatys optimum, style weight {weight:g}"] = tuple(np.mean(values, 0))
-        style_limit = rows["Gatys optimum, style weight 0.5"][1]
-        content_limit = rows["Gatys optimum, style weight 5"][0]
+        box = Box.from_optima({w: rows[f"Gatys optimum, style weight {w:g}"] for w in GATYS_WEIGHTS})
+        style_limit, content_limit = box.style, box.content
         networks = dict(family.get(style, {}))
         networks.update({str(p): p for p in extras.get(style, [])})
         verdicts = {}
         for network in sorted(networks):
             net, _ = load_style(str(networks[network]))  # the exact file: a bare name would pick by device
-            rows[network] = tuple(np.mean([network_losses(loss, net.eval(), x) for x in tensors.values()], 0))
+            with torch.no_grad():
+                rows[network] = tuple(np.mean([output_losses(loss, net.eval()(x), x) for x in tensors.values()], 0))
             slack = FAST_SLACK if json.loads(read_metadata(networks[network])["arch"])["name"] == "fast_net" else 1.0
             c, s = rows[network]
-            verdicts[network] = bool(s <= slack * style_limit and c <= slack * content_limit)
+            verdicts[network] = box.inside(c, s, slack)
             all_inside &= verdicts[network]
         print(f"\n{style} ({painting_name}), {len(photos)} held-out photos: box = style <= {style_limit:.3f}, "
               f"content <= {content_limit:.3f} (fast networks x{FAST_SLACK})")

@@ -71,6 +71,11 @@ class Inference:
             raise StageError(str(exc)) from None
         return max(m for m, _ in shapes), max(s for _, s in shapes)
 
+    @property
+    def network_kind(self) -> str:
+        """fast, half or full: the network open() loaded (a fast_net is the CPU's)."""
+        return self._kind(self.device.type)
+
     def _kind(self, device_type: str) -> str:
         """The network (fast, half, full) to load: the device's, or with a mix the one both styles have."""
         if device_type not in self._kinds:

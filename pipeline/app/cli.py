@@ -458,11 +458,13 @@ def blend_command(parts: tuple[str, ...], output: str, style_name: str) -> None:
 @click.option("--style-image", type=click.Path(dir_okay=False), help="Painting for the style loss (default: the one the style records, where this machine has it: see STYLECAM_PAINTINGS in README).")
 @click.option("--vgg-weights", type=click.Path(dir_okay=False), help="VGG16 for the losses (default: torchvision's, downloaded).")
 @click.option("--losses/--no-losses", default=True, help="Also compute style and content loss (needs VGG16).")
+@click.option("--optimum", "optimum_frames", type=click.IntRange(min=0), default=0, metavar="N",
+              help="Also the gap to the optimum of the loss on N frames (a Gatys optimisation per frame: minutes on a CPU, cached).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the figures as JSON.")
 @click.option("--strip", "strip_path", type=click.Path(dir_okay=False), help="Side-by-side PNG: consecutive frames and the warping-error map per style.")
 def eval_command(input_path: str, styles: tuple[str, ...], frames: int, image_size: int | None, flow_method: str, backend: str,
                  precision: str, calibration: str | None, device: str, network: str, style_image: str | None,
-                 vgg_weights: str | None, losses: bool, json_path: str | None, strip_path: str | None) -> None:
+                 vgg_weights: str | None, losses: bool, optimum_frames: int, json_path: str | None, strip_path: str | None) -> None:
     """Flicker (warping error E_warp), style/content loss and fps of styles on a clip.
 
     INPUT is a video, or a photo: then a synthetic pan/zoom/rotate clip is made over it and E_warp uses
@@ -475,11 +477,11 @@ def eval_command(input_path: str, styles: tuple[str, ...], frames: int, image_si
     check_file_output(json_path, "--json")
     check_file_output(strip_path, "--strip")
 
-    from stylecam.pipeline.app.evaluate import evaluate, load_clip, save_strip
+    from stylecam.pipeline.app.evaluate import evaluate, gap_lines, load_clip, save_strip
 
     clip = load_clip(input_path, frames)
     result, outputs = evaluate(clip, list(styles), image_size, backend, device, flow_method, style_image, vgg_weights, losses, network,
-                               precision=precision, calibration=calibration)
+                               precision=precision, calibration=calibration, optimum_frames=optimum_frames)
     click.echo(f"{result['input']}: {result['frames']} frames {result['size'][0]}x{result['size'][1]}, flow {result['flow']}, "
                f"input E_warp {result['input_e_warp']:.5f}")
     click.echo(f"{'style':<28} {'E_warp':>9} {'(still)':>9} {'style':>7} {'content':>8} {'fps':>6}")
@@ -487,6 +489,8 @@ def eval_command(input_path: str, styles: tuple[str, ...], frames: int, image_si
         still = "-" if row["e_warp_still"] is None else f"{row['e_warp_still']:.5f}"
         click.echo(f"{name:<28} {row['e_warp']:>9.5f} {still:>9} {row.get('style_loss', float('nan')):>7.3f} "
                    f"{row.get('content_loss', float('nan')):>8.3f} {row['fps']:>6.1f}")
+    for line in gap_lines(result):
+        click.echo(line)
     if json_path:
         write_text_atomic(json_path, json.dumps(result, indent=2) + "\n")
     if strip_path:
