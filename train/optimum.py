@@ -83,4 +83,4 @@ class Box:
 
     def inside(self, content: float, style: float, slack: float = 1.0) -> bool:
         c, s = self.ratios(content, style)
-        return c <= slack and s <= slack
+        return bool(c <= slack and s <= slack)  # a plain bool, also for numpy figures (JSON)
