@@ -6,14 +6,13 @@ import hashlib
 import io
 import os
 import warnings
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
-from stylecam.pipeline.files import atomic_output, write_bytes_atomic
+from stylecam.pipeline.files import atomic_output, cache_dir, write_bytes_atomic
 
 OPSET = 17
 DYNAMIC = {0: "batch", 2: "height", 3: "width"}
@@ -55,7 +54,7 @@ def onnx_bytes(net: nn.Module) -> bytes:
 
 def cached_model(name: str, make: Callable[[], bytes]) -> bytes:
     """The file `name` of stylecam's model cache (~/.cache/stylecam/onnx), made by `make` when missing."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "stylecam" / "onnx"
+    cache = cache_dir("onnx")
     path = cache / name
     if path.is_file():
         return path.read_bytes()

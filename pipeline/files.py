@@ -59,6 +59,12 @@ def write_text_atomic(target: str | os.PathLike, text: str) -> None:
     write_bytes_atomic(target, text.encode())
 
 
+def cache_dir(kind: str) -> Path:
+    """stylecam's cache folder for one kind of derived file (~/.cache/stylecam/KIND, or under $XDG_CACHE_HOME):
+    work that is costly to redo and safe to lose (exported ONNX models, optima of the loss)."""
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "stylecam" / kind
+
+
 def same_path(a: str | os.PathLike, b: str | os.PathLike) -> bool:
     """Whether two spellings name one file or folder (symlinks, '..', hard links)."""
     try:

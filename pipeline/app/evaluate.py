@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ import cv2
 import numpy as np
 import torch
 
-from stylecam.pipeline.files import write_text_atomic
+from stylecam.pipeline.files import cache_dir, write_text_atomic
 from stylecam.pipeline.stage import Context
 from stylecam.stages.direct import Stylise
 from stylecam.train.motion import consistent_mask, estimate_flow, synthetic_clip, warping_error
@@ -139,13 +138,12 @@ def loss_network(vgg_weights: str | None, style_image: str, painting_side: int) 
         raise EvalError(str(exc)) from None
 
 
-def perceptual_losses(inputs: list[np.ndarray], outputs: list[np.ndarray], style_image: str, vgg_weights: str | None,
+def perceptual_losses(inputs: list[np.ndarray], outputs: list[np.ndarray], vgg: torch.nn.Module, style: torch.Tensor,
                       samples: int = 6, short_side: int = 256) -> tuple[float, float]:
-    """(style loss, content loss): relative losses as in training, VGG at a short side of 256 px."""
+    """(style loss, content loss): relative losses as in training, VGG at a short side of 256 px; `vgg` and
+    the painting `style` from loss_network()."""
     from stylecam.models.vgg import CONTENT_LAYER, STYLE_LAYERS
     from stylecam.train.losses import content_loss, gram, style_loss
-
-    vgg, style = loss_network(vgg_weights, style_image, 2 * short_side)
 
     picks = np.linspace(0, len(inputs) - 1, min(samples, len(inputs))).round().astype(int)
 
@@ -160,15 +158,15 @@ def perceptual_losses(inputs: list[np.ndarray], outputs: list[np.ndarray], style
 
 
 def optimum_gap(inputs: list[np.ndarray], outputs: dict[str, list[np.ndarray]], networks: dict[str, str],
-                style_image: str, vgg_weights: str | None, frames: int = 2, short_side: int = 256,
+                vgg: torch.nn.Module, painting: torch.Tensor, frames: int = 2, short_side: int = 256,
                 say: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> dict:
     """Each style's mean (content, style) loss on `frames` evenly spaced frames against the box the
     per-frame optimum of the same loss spans (train/optimum.py). `networks`: style -> the network that
-    ran (fast networks get the box's slack). The optimum is cached per frame, painting and VGG, as the
-    ONNX models are (~/.cache/stylecam), so a second look at a style costs seconds."""
+    ran (fast networks get the box's slack); `vgg` and `painting` from loss_network(). The optimum is
+    cached per frame, painting and VGG, as the ONNX models are (~/.cache/stylecam), so a second look at a
+    style costs seconds."""
     from stylecam.train.optimum import FAST_SLACK, GATYS_WEIGHTS, PROTOCOL, Box, PerceptualLoss, gatys, output_losses
 
-    vgg, painting = loss_network(vgg_weights, style_image, 2 * short_side)
     loss = PerceptualLoss(vgg, painting)
     picks = [int(i) for i in np.linspace(0, len(inputs) - 1, min(frames, len(inputs))).round()]
     photos = [at_short_side(inputs[i], short_side) for i in picks]
@@ -214,7 +212,7 @@ def gap_lines(result: dict) -> list[str]:
 
 
 def _cache_path(key: str) -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "stylecam" / "optimum" / f"{key}.json"
+    return cache_dir("optimum") / f"{key}.json"
 
 
 def read_cache(key: str) -> tuple[float, float] | None:
@@ -274,6 +272,8 @@ def evaluate(clip: Clip, styles: list[str], image_size: int | None = None, backe
     if losses or optimum_frames:  # one painting for every style, so their losses compare (NAME vs NAME-plain)
         style_image = style_image or default_style_image(styles)
     result["style_image"] = Path(style_image).name if style_image else None
+    # the VGG16 and the painting, loaded once for every style's losses and the optimum
+    vgg, painting = loss_network(vgg_weights, style_image, 2 * loss_side) if (losses or optimum_frames) else (None, None)
     networks: dict[str, str] = {}
     for style in styles:
         ran: dict = {}
@@ -281,11 +281,10 @@ def evaluate(clip: Clip, styles: list[str], image_size: int | None = None, backe
         outputs[style], networks[style] = out, ran["network"]
         row = {"e_warp": mean_warping_error(out, flows), "e_warp_still": mean_warping_error(out, flows, still_only=True), "fps": fps}
         if losses:
-            row["style_loss"], row["content_loss"] = perceptual_losses(clip.frames, out, style_image, vgg_weights,
-                                                                       short_side=loss_side)
+            row["style_loss"], row["content_loss"] = perceptual_losses(clip.frames, out, vgg, painting, short_side=loss_side)
         result["styles"][style] = row
     if optimum_frames:
-        result["optimum"] = optimum_gap(clip.frames, outputs, networks, style_image, vgg_weights, optimum_frames, loss_side)
+        result["optimum"] = optimum_gap(clip.frames, outputs, networks, vgg, painting, optimum_frames, loss_side)
     return result, outputs
 
 
