@@ -61,6 +61,37 @@ def test_checkpoint_round_trip(tmp_path):
     assert json.loads(read_metadata(path)["arch"])["width"] == 4
 
 
+def test_members_of_a_committed_multi_style_checkpoint_are_written_back_as_ordinary_networks(tmp_path):
+    """A multi-style checkpoint in the repository carries no members/ folder; save_members gives each
+    painting back as a network whose output is the multi-style network's with that painting selected."""
+    from stylecam.models.members import save_members
+    from stylecam.models.multistyle import MultiStyleNetwork
+
+    torch.manual_seed(0)
+    multi = MultiStyleNetwork(TransformerNet(width=4, blocks=1), 2)
+    with torch.no_grad():  # distinct rows, so a wrong index would show
+        for p in multi.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    path = tmp_path / "two_step000010.safetensors"
+    save_checkpoint(path, multi, style="two", training={"steps": 10, "member_names": ["dots", "waves"],
+                                                         "style_image": ["dots.png", "waves.jpg"]})
+    written = save_members(path, tmp_path / "members", ["/data/dots.png", "/data/waves.jpg"])
+    assert [p.name for p in written] == ["dots.safetensors", "waves.safetensors"]
+    x = torch.rand(1, 3, 32, 32)
+    for i, member_path in enumerate(written):
+        member = load_checkpoint(member_path)
+        assert "styles" not in member.arch and member.style == ["dots", "waves"][i]
+        assert member.training["multi_style"] == {"file": path.name, "index": i, "styles": ["dots", "waves"]}
+        assert member.style_cfg["painting"] == {"file": ["dots.png", "waves.jpg"][i], "path": ["/data/dots.png", "/data/waves.jpg"][i]}
+        multi.eval().select(i)
+        with torch.no_grad():
+            assert torch.allclose(member.build()(x), multi(x), atol=1e-4)
+    single = tmp_path / "one.safetensors"
+    save_checkpoint(single, TransformerNet(width=4, blocks=1), style="one")
+    with pytest.raises(CheckpointError, match="not a multi-style network"):
+        save_members(single, tmp_path / "none")
+
+
 def test_checkpoint_errors(tmp_path):
     with pytest.raises(CheckpointError, match="not found"):
         load_checkpoint(tmp_path / "none.safetensors")

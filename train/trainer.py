@@ -31,6 +31,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, RandomSampler
 
 from stylecam.models.devices import pick_device
+from stylecam.models.members import save_members
 from stylecam.pipeline.files import atomic_output, same_path
 from stylecam.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from stylecam.models.multistyle import MultiStyleNetwork
@@ -304,11 +305,8 @@ def train(cfg: TrainConfig) -> Path:
         meta = dict(training_meta, steps=step, date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     final_losses=last, style_image=Path(images[0]).name if not members else [Path(p).name for p in images])
         save_checkpoint(path, net, style=style_name, training=meta, style_cfg=style_cfg(style_name, images[0] if not members else None))
-        for i, member in enumerate(members):  # each style as an ordinary network, ready for every command
-            member_meta = dict(meta, style_image=Path(images[i]).name,
-                               multi_style={"file": path.name, "index": i, "styles": members})
-            save_checkpoint(out_dir / "members" / f"{member}.safetensors", net.member(i), style=member, training=member_meta,
-                            style_cfg=style_cfg(member, images[i]))
+        if members:  # each style as an ordinary network, ready for every command
+            save_members(path, out_dir / "members", images)
         with atomic_output(_optimizer_path(path)) as tmp:
             torch.save(optimizer.state_dict(), tmp)
 

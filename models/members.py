@@ -1,0 +1,34 @@
+"""Each painting of a multi-style checkpoint (conditional instance norm) as an ordinary network file: what
+training writes to members/ at every checkpoint, and what a committed checkpoint gives back on demand."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from stylecam.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from stylecam.models.styles import network_kind
+
+
+def save_members(checkpoint: str | Path, out_dir: str | Path, paintings: list[str] | None = None) -> list[Path]:
+    """Write every member of `checkpoint` to `out_dir`/NAME.safetensors. `paintings`: the style images'
+    paths, recorded in each member's style_cfg (the checkpoint itself keeps only their file names)."""
+    checkpoint, out_dir = Path(checkpoint), Path(out_dir)
+    ckpt = load_checkpoint(checkpoint)
+    names = ckpt.training.get("member_names") or []
+    files = ckpt.training.get("style_image") or []
+    if "styles" not in ckpt.arch or len(names) != ckpt.arch["styles"] or len(files) != len(names):
+        raise CheckpointError(f"{checkpoint} is not a multi-style network with named members")
+    net = ckpt.build()
+    written = []
+    for i, name in enumerate(names):
+        member = net.member(i)
+        painting = {"file": Path(files[i]).name}
+        if paintings:
+            painting["path"] = str(Path(paintings[i]).resolve())
+        training = dict(ckpt.training, style_image=Path(files[i]).name,
+                        multi_style={"file": checkpoint.name, "index": i, "styles": names})
+        style_cfg = {"style": name, "network": network_kind(member.arch()),
+                     "temporal": bool(ckpt.training.get("temporal_weight")), "painting": painting}
+        path = out_dir / f"{name}.safetensors"
+        save_checkpoint(path, member, style=name, training=training, style_cfg=style_cfg)
+        written.append(path)
+    return written
