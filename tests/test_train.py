@@ -230,6 +230,29 @@ def test_warmup_makes_the_first_steps_small(data, tmp_path):
     assert load_checkpoint(tmp_path / "c" / "style.safetensors").training["warmup_steps"] == 10
 
 
+def test_decay_lowers_the_rate_over_the_last_steps_only(data, tmp_path):
+    """--decay-steps: constant until the last N steps, then a cosine down to --decay-to x --lr; the steps
+    counted are the run's own (a resumed run decays towards its --steps)."""
+    from stylecam.train.trainer import learning_rate
+
+    cfg = config(data, tmp_path, steps=1000, lr=2e-4, decay_steps=100, decay_to=0.1)
+    rates = [learning_rate(cfg, step, 1000) for step in range(1, 1001)]
+    assert rates[:900] == [2e-4] * 900
+    assert all(a > b for a, b in zip(rates[900:], rates[901:]))  # strictly down over the decay
+    assert rates[949] == pytest.approx(2e-4 * 0.55) and rates[-1] == pytest.approx(2e-5)
+    warm = config(data, tmp_path, steps=1000, lr=2e-4, warmup_steps=10)
+    assert learning_rate(warm, 1, 1000) == pytest.approx(2e-5) and learning_rate(warm, 500, 1000) == 2e-4
+    # the optimiser follows it: the last step of a decayed run moves the weights ~10x less than the first
+    start = train(config(data, tmp_path / "a", steps=2))
+    before = load_checkpoint(start).state
+
+    def moved(out, **kw):
+        after = load_checkpoint(train(config(data, tmp_path / out, steps=1, init=str(start), **kw))).state
+        return max((after[k] - before[k]).abs().max().item() for k in before if before[k].is_floating_point())
+
+    assert 0.05 < moved("d", decay_steps=1, decay_to=0.1) / moved("c") < 0.2
+
+
 def test_relative_clipping_bounds_an_outlier_step_and_leaves_ordinary_ones():
     from stylecam.train.clipping import WARMUP_STEPS, RelativeGradClipper
 

@@ -37,6 +37,10 @@ class TrainConfig:
     lr: float = option(1e-3, "", min=0, min_open=True)
     warmup_steps: int = option(0, "Raise the learning rate linearly over these first steps (fine-tuning from --init: "
                                   "a fresh Adam jumps without it).", min=0)
+    decay_steps: int = option(0, "Lower the learning rate over the run's last N steps (cosine, to --decay-to x --lr): "
+                                 "resume a constant-rate run with it to end on a checkpoint to ship, and go on at the "
+                                 "constant rate from the checkpoint before.", min=0)
+    decay_to: float = option(0.1, "The learning rate at the last step of --decay-steps, as a fraction of --lr.", min=0, max=1)
     clip_grad: float = option(0.0, "Clip each step's gradient norm to this many times the run's running mean "
                                     "(e.g. 4; 0: off): a burst of bad steps cannot undo hours of training.", min=0)
     content_weight: float = option(1.0, "")

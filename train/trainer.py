@@ -14,6 +14,7 @@ DistributedDataParallel: gloo on CPU, nccl on GPUs; rank 0 writes checkpoints, l
 from __future__ import annotations
 
 import csv
+import math
 import os
 import signal
 import sys
@@ -73,6 +74,18 @@ def save_sample_grid(path: Path, content: torch.Tensor, output: torch.Tensor) ->
     bottom = torch.cat(list(output[:4].detach().float().clamp(0, 1).cpu()), dim=2)
     grid = (torch.cat([top, bottom], dim=1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
     cv2.imwrite(str(path), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
+
+
+def learning_rate(cfg: TrainConfig, step: int, steps: int) -> float:
+    """--lr with its linear warm-up over the first --warmup-steps and its cosine decay over the last
+    --decay-steps before `steps` (warm-up, stable, decay: a long run at one rate can be resumed with a decay
+    whenever a checkpoint is wanted, and then go on at the constant rate from the checkpoint before it)."""
+    lr = cfg.lr * (min(1.0, step / cfg.warmup_steps) if cfg.warmup_steps else 1.0)
+    start = steps - cfg.decay_steps
+    if cfg.decay_steps and step > start:
+        t = (step - start) / cfg.decay_steps  # (0, 1]
+        lr *= cfg.decay_to + (1 - cfg.decay_to) * 0.5 * (1 + math.cos(math.pi * t))
+    return lr
 
 
 def _read_checkpoint(path: str):
@@ -341,9 +354,9 @@ def train(cfg: TrainConfig) -> Path:
             lt = tv_loss(y)
         loss = (cfg.content_weight * lc + cfg.style_weight * ls + cfg.tv_weight * lt
                 + cfg.temporal_weight * ltemp + distill_weight * ld)
-        if cfg.warmup_steps:
+        if cfg.warmup_steps or cfg.decay_steps:
             for group in optimizer.param_groups:
-                group["lr"] = cfg.lr * min(1.0, step / cfg.warmup_steps)
+                group["lr"] = learning_rate(cfg, step, steps)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         if clipper is not None:
