@@ -353,6 +353,28 @@ def test_precision_choices(data, tmp_path):
         pick_train_precision("fp16", torch.device("cpu"))
 
 
+def test_member_style_weights_scale_each_paintings_style_loss(data, tmp_path):
+    """--member-style-weights 0,1 with no content loss: the first painting's steps have no loss at all, so
+    its own norm rows never move while the second painting's do."""
+    from stylecam.train.trainer import TrainError
+
+    second = data / "style2.png"
+    if not second.exists():
+        dots = np.full((64, 64, 3), 30, np.uint8)
+        dots[4::8, 4::8] = (250, 250, 250)
+        cv2.imwrite(str(second), dots)
+    two = dict(style_image=(str(data / "style.png"), str(second)), member_names="stripes,dots")
+    start = train(config(data, tmp_path / "a", steps=2, **two))
+    before = load_checkpoint(start).state["net.encoder.1.weight"]
+    after = load_checkpoint(train(config(data, tmp_path / "b", steps=6, init=str(start), content_weight=0.0,
+                                         member_style_weights="0, 1", **two))).state["net.encoder.1.weight"]
+    assert torch.equal(after[0], before[0]) and not torch.equal(after[1], before[1])
+    assert load_checkpoint(tmp_path / "b" / "multistyle.safetensors").training["member_style_weights"] == "0, 1"
+    for bad in ("1", "1,x", "1,-1"):
+        with pytest.raises(TrainError, match="member-style-weights"):
+            train(config(data, tmp_path / "c", steps=1, member_style_weights=bad, **two))
+
+
 def test_a_multi_style_network_trains_lists_its_styles_and_round_trips(data, tmp_path):
     from stylecam.models.multistyle import MultiStyleNetwork
     from stylecam.models.styles import list_styles

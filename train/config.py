@@ -45,6 +45,8 @@ class TrainConfig:
                                     "(e.g. 4; 0: off): a burst of bad steps cannot undo hours of training.", min=0)
     content_weight: float = option(1.0, "")
     style_weight: float = option(0.5, "Losses are relative per layer (train/losses.py), so weights carry over between VGG sources.")
+    member_style_weights: str = option("", "Multi-style: comma-separated factors on --style-weight, one per painting "
+                                           "(default: 1 each), for paintings whose content loss has room to spare.")
     tv_weight: float = option(0.0, "Total-variation smoothing.")
     temporal_weight: float = option(0.0, "Temporal consistency on synthetic frame pairs (train/motion.py); the shipped "
                                          "styles used 50-1000 (see their model cards).")

@@ -166,6 +166,21 @@ def member_names(cfg: TrainConfig) -> list[str]:
     return names
 
 
+def member_style_weights(cfg: TrainConfig) -> list[float]:
+    """--style-weight for each painting: times its factor in --member-style-weights."""
+    count = len(paintings(cfg))
+    text = [w.strip() for w in cfg.member_style_weights.split(",") if w.strip()]
+    if not text:
+        return [cfg.style_weight] * count
+    try:
+        factors = [float(w) for w in text]
+    except ValueError:
+        raise TrainError(f"--member-style-weights must be numbers, got {cfg.member_style_weights!r}") from None
+    if len(factors) != count or count < 2 or min(factors) < 0:
+        raise TrainError(f"--member-style-weights needs one factor >= 0 for each of the {count} style images")
+    return [cfg.style_weight * f for f in factors]
+
+
 def check_outputs(cfg: TrainConfig) -> None:
     """A run never writes over its own inputs or an earlier run: checked before anything loads."""
     out_dir = Path(cfg.save_model_dir)
@@ -205,6 +220,7 @@ def train(cfg: TrainConfig) -> Path:
         raise TrainError(str(exc)) from None
     images = paintings(cfg)
     members = member_names(cfg) if len(images) > 1 else []
+    style_weights = member_style_weights(cfg)
     teacher = _load_frozen(cfg.teacher, device) if cfg.teacher else None
     # a multi-style student learns each style from the same row of a multi-style teacher (a fast CPU network
     # for all the paintings of one bigger network: the two mix between styles alike)
@@ -352,7 +368,7 @@ def train(cfg: TrainConfig) -> Path:
                 ld = torch.nn.functional.mse_loss(y, target)
         if cfg.tv_weight:
             lt = tv_loss(y)
-        loss = (cfg.content_weight * lc + cfg.style_weight * ls + cfg.tv_weight * lt
+        loss = (cfg.content_weight * lc + style_weights[current] * ls + cfg.tv_weight * lt
                 + cfg.temporal_weight * ltemp + distill_weight * ld)
         if cfg.warmup_steps or cfg.decay_steps:
             for group in optimizer.param_groups:
