@@ -160,8 +160,18 @@ def gap_section(name: str, quality_jsons: list[Path]) -> str:
 
 def _fine_tune_text(t: dict) -> str:
     """One line for a blend part that is not a shipped network."""
-    return (f"{t.get('steps')} steps from `{Path(t['init']).stem}` at lr {t.get('lr')}, style weight {t.get('style_weight')}, "
-            f"temporal weight {t.get('temporal_weight')}" + (f" ({t['still_fraction']:.0%} still-camera pairs)" if t.get("still_fraction") else ""))
+    origin = (f"of the {len(t['multi_style']['styles'])}-painting run (train/runs/README.md)" if t.get("multi_style")
+              else f"from `{Path(t['init']).stem}`")
+    return (f"{t.get('steps')} steps {origin} at lr {t.get('lr')}"
+            + (f" (the last {t['decay_steps']} decaying to {t.get('decay_to')}×)" if t.get("decay_steps") else "")
+            + f", style weight {t.get('style_weight')}, temporal weight {t.get('temporal_weight')}"
+            + (f" ({t['still_fraction']:.0%} still-camera pairs)" if t.get("still_fraction") else ""))
+
+
+def _part_name(part: dict) -> str:
+    """A blend part by where it came from: a multi-style network's member is named with that network."""
+    multi = part["training"].get("multi_style")
+    return f"`{Path(multi['file']).stem}`'s `{part['network']}`" if multi else f"`{part['network']}`"
 
 
 def twin_base(name: str) -> str:
@@ -259,7 +269,9 @@ def card(name: str, ckpt_path: Path, style_file: str, log: Path | None, gallery:
         recipe.append(history)
     if t.get("multi_style"):
         ms = t["multi_style"]
-        start = f", {'fine-tuned' if t.get('temporal_weight') else 'started'} from `{Path(t['init']).stem}`" if t.get("init") else ""
+        origin = Path(t["init"]).stem if t.get("init") else ""
+        origin = "the single-style network shipped under this name before it" if origin == name else f"`{origin}`"
+        start = f", {'fine-tuned' if t.get('temporal_weight') else 'started'} from {origin}" if t.get("init") else ""
         recipe.append(f"painting {ms['index'] + 1} of the {len(ms['styles'])}-painting network `{Path(ms['file']).stem}` "
                       "(conditional instance norm, models/multistyle.py: one trunk learns from every painting's steps, "
                       f"each painting has its own scale and shift in every norm){start}, taken out as an ordinary network")
@@ -274,9 +286,9 @@ def card(name: str, ckpt_path: Path, style_file: str, log: Path | None, gallery:
         recipe.append(f"temporal loss weight {t.get('temporal_weight')} on synthetic frame pairs (train/motion.py){still}")
     if blend:
         recipe.append("then blended in weight space (`stylecam blend`, models/blend.py): " +
-                      " + ".join(f"{p['weight']:g} × `{p['network']}`" for p in blend) +
-                      f" (`{blend[0]['network']}` is the fine-tune above; the table and log below are its own)" +
-                      "".join(f"; `{p['network']}`: {_fine_tune_text(p['training'])}" for p in blend[1:] if p["training"].get("init")))
+                      " + ".join(f"{p['weight']:g} × {_part_name(p)}" for p in blend) +
+                      f" ({_part_name(blend[0])} is the fine-tune above; the table and log below are its own)" +
+                      "".join(f"; {_part_name(p)}: {_fine_tune_text(p['training'])}" for p in blend[1:] if p["training"].get("init")))
     vgg = t.get("vgg_source") or "none (distillation only)"
     return f"""# {name}
 
@@ -293,7 +305,7 @@ training set (Intel's talking head at 2.5 s, the hand-held cockatoo at 11 s), st
 |---|---|
 | style image | {CREDITS.get(style_file, style_file)}, `../shared/data/styles/{style_file}` fed at a long side of {t.get('style_size') or 2 * t.get('image_size', 0)} px |
 | content | {content_text(t)}; random resized crops of {t.get('image_size')} px, horizontal flips |
-| steps × batch | {t.get('steps')} × {t.get('batch_size')} (Adam, lr {t.get('lr')}) on this project's 2-core CPU |
+| steps × batch | {t.get('steps')} × {t.get('batch_size')} (Adam, lr {t.get('lr')}{f", its cosine decay to {t.get('decay_to')}× over the last {t['decay_steps']} steps" if t.get('decay_steps') else ""}) on this project's 2-core CPU |
 | recipe | {'; '.join(recipe) or 'trained from scratch'} |
 | loss | relative content (relu2_2) weight {t.get('content_weight')}, relative Gram style (relu1_2, relu2_2, relu3_3, relu4_3) weight {t.get('style_weight')}, TV {t.get('tv_weight')}, temporal {t.get('temporal_weight', 0)}, distillation {t.get('distill_weight', 0)} — see `train/losses.py`, `train/trainer.py` |
 | loss network | {vgg}; the HED trunk takes RGB 0-255 minus [122.68, 116.67, 104.01] |

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Rebuild the zoo's 32 eight-painting networks from a checkpoint of train/runs/paintings8 (CPU, one core a run).
+#
+#   scripts/rebuild_zoo.sh BASE all           BASE: e.g. train/runs/paintings8/paintings8_step011950_decayed.safetensors
+#   scripts/rebuild_zoo.sh BASE STAGE...      one stage or a few, in order
+#
+# `all` is every stage, two runs side by side where they can be (about 45 minutes on 2 cores). The stages, in
+# order (each one's inputs are the earlier ones' outputs under $WORK):
+#   tw          temporal fine-tune of all eight paintings at once (the temporal half-width members)
+#   distill     an eight-painting fast_net pulled towards BASE's outputs (pixel loss, no VGG: cheap)
+#   fast-plain  its perceptual fine-tune (NAME-plain-fast)
+#   fast-tw     the same with the temporal loss (the temporal fast members)
+#   blend       per painting NAME = 0.4 tw + 0.6 plain, NAME-fast = 0.7 fast-tw + 0.3 plain-fast
+#   ship        every network into models/zoo/ with its card and gallery row (scripts/ship_style.py)
+# The painting is at 512 px throughout; `tw` and `distill` train on 128 px crops (docs/benchmarks.md, "Training
+# crop size"), the fast fine-tunes on 256 px ones (there the temporal one keeps more of the style).
+# Each run ends on a cosine decay of its learning rate (--decay-steps).
+#
+# Environment: WORK (default /var/tmp/stylecam-zoo), CONTENT (the training photos less the held-out ones:
+# `benchmarks/quality.py --training-folder DIR`), VGG (`stylecam vgg import-hed -o FILE`), STEPS_* below.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+fail() { echo "rebuild_zoo.sh: $*" >&2; exit 2; }
+[ $# -ge 2 ] || fail "usage: scripts/rebuild_zoo.sh BASE all|STAGE... (see the top of this file)"
+[ -f "$1" ] || fail "no checkpoint at $1"
+BASE=$(realpath "$1"); shift
+WORK=${WORK:-/var/tmp/stylecam-zoo}
+CONTENT=${CONTENT:-$WORK/train_content}
+VGG=${VGG:-$WORK/vgg16_hed.safetensors}
+[ -d "$CONTENT" ] || fail "no training photos at $CONTENT (.venv/bin/python benchmarks/quality.py --training-folder DIR, then CONTENT=DIR)"
+[ -f "$VGG" ] || fail "no VGG16 at $VGG (stylecam vgg import-hed -o FILE, then VGG=FILE)"
+S=$ROOT/../shared/data/styles
+PY=$ROOT/.venv/bin/python
+NAMES=(starry_night the_scream great_wave composition_vii udnie shipwreck_of_the_minotaur night_cafe wheat_field)
+FILES=(van_gogh_the_starry_night_1889.jpg munch_the_scream_1893.jpg hokusai_the_great_wave_off_kanagawa_c1831.jpg
+       kandinsky_composition_vii_1913.jpg picabia_udnie_1913.jpg turner_the_shipwreck_of_the_minotaur_c1810.jpg
+       van_gogh_the_night_cafe_1888.jpg van_gogh_wheat_field_with_cypresses_1889.jpg)
+PAINTINGS=()
+for f in "${FILES[@]}"; do PAINTINGS+=(--style-image "$S/$f"); done
+PAINTINGS+=(--member-names "$(IFS=,; echo "${NAMES[*]}")")
+COMMON=(--content-dir "$CONTENT" --style-size 512 --warmup-steps 20 --precision bf16 --log-every 1 --sample-every 0 --width 16)
+PERCEPTUAL=(--vgg-weights "$VGG" --clip-grad 4 --style-weight 1.0 --checkpoint-every 100)
+FAST=(--arch fast_net --blocks 3)
+mkdir -p "$WORK"
+
+train() {  # one core: the other one runs the twin stage
+    OMP_NUM_THREADS=1 "$PY" -c "import torch; torch.set_num_threads(1); from stylecam.pipeline.app.cli import main; main()" \
+        train "${PAINTINGS[@]}" "${COMMON[@]}" "$@"
+}
+
+for stage in "$@"; do
+    echo "== $stage ($(date -u +%H:%M))"
+    case $stage in
+    tw) train "${PERCEPTUAL[@]}" --style-name paintings8-tw1000 --save-model-dir "$WORK/tw" --init "$BASE" \
+            --steps "${STEPS_TW:-400}" --decay-steps 100 --lr 1e-4 --temporal-weight 1000 --still-fraction 0.5 --image-size 128 > "$WORK/tw.log" 2>&1 ;;
+    distill) train "${FAST[@]}" --style-name paintings8-plain-fast --save-model-dir "$WORK/distilled" \
+            --init "$ROOT/train/runs/paintings8/fast/paintings8-plain-fast_distilled.safetensors" --teacher "$BASE" \
+            --content-weight 0 --style-weight 0 --steps "${STEPS_DISTILL:-3000}" --decay-steps 500 --batch-size 8 --lr 5e-4 --image-size 128 \
+            --checkpoint-every 500 > "$WORK/distill.log" 2>&1 ;;
+    fast-plain) train "${FAST[@]}" "${PERCEPTUAL[@]}" --style-name paintings8-plain-fast --save-model-dir "$WORK/fast-plain" \
+            --init "$WORK/distilled/paintings8-plain-fast.safetensors" --steps "${STEPS_FAST:-300}" --decay-steps 100 --lr 1e-4 \
+            --image-size 256 > "$WORK/fast-plain.log" 2>&1 ;;
+    fast-tw) train "${FAST[@]}" "${PERCEPTUAL[@]}" --style-name paintings8-fast-tw600 --save-model-dir "$WORK/fast-tw" \
+            --init "$WORK/distilled/paintings8-plain-fast.safetensors" --steps "${STEPS_FAST:-300}" --decay-steps 100 --lr 1e-4 \
+            --image-size 256 --temporal-weight 600 --still-fraction 0.5 > "$WORK/fast-tw.log" 2>&1 ;;
+    blend)
+        mkdir -p "$WORK/zoo"
+        "$PY" -c "import sys; from stylecam.models.members import save_members; save_members(sys.argv[1], sys.argv[2])" \
+            "$BASE" "$WORK/plain"  # BASE's own eight: the NAME-plain networks
+        for name in "${NAMES[@]}"; do
+            "$PY" -m stylecam.pipeline.app.cli blend "$WORK/tw/members/$name.safetensors:0.4" \
+                "$WORK/plain/$name.safetensors:0.6" -o "$WORK/zoo/$name.safetensors"
+            "$PY" -m stylecam.pipeline.app.cli blend "$WORK/fast-tw/members/$name.safetensors:0.7" \
+                "$WORK/fast-plain/members/$name.safetensors:0.3" -o "$WORK/zoo/$name-fast.safetensors"
+            cp "$WORK/plain/$name.safetensors" "$WORK/zoo/$name-plain.safetensors"
+            cp "$WORK/fast-plain/members/$name.safetensors" "$WORK/zoo/$name-plain-fast.safetensors"
+        done ;;
+    ship)  # CARD_ONLY=1: rewrite the cards only, e.g. with QUALITY_JSON and EVAL_JSONS (benchmarks/*.py --json/--out)
+        for i in "${!NAMES[@]}"; do  # each network with the log of the run that made it
+            for pair in ":$WORK/tw" "-fast:$WORK/fast-tw" "-plain:$(dirname "$BASE")" "-plain-fast:$WORK/fast-plain"; do
+                suffix=${pair%%:*}
+                # shellcheck disable=SC2086  # the JSON lists are space-separated on purpose
+                "$PY" "$ROOT/scripts/ship_style.py" "$WORK/zoo/${NAMES[$i]}$suffix.safetensors" \
+                    --name "${NAMES[$i]}$suffix" --style-file "${FILES[$i]}" --log "${pair#*:}/train_log.csv" \
+                    ${CARD_ONLY:+--card-only} ${QUALITY_JSON:+--quality-json $QUALITY_JSON} ${EVAL_JSONS:+--eval-json $EVAL_JSONS}
+            done
+        done ;;
+    all)
+        "$0" "$BASE" tw & twin=$!; "$0" "$BASE" distill; wait "$twin"
+        "$0" "$BASE" fast-plain & twin=$!; "$0" "$BASE" fast-tw; wait "$twin"
+        "$0" "$BASE" blend ship ;;
+    *) echo "unknown stage: $stage (all, tw, distill, fast-plain, fast-tw, blend, ship)" >&2; exit 2 ;;
+    esac
+done
