@@ -10,7 +10,7 @@
 #   distill     an eight-painting fast_net pulled towards BASE's outputs (pixel loss, no VGG: cheap)
 #   fast-plain  its perceptual fine-tune (NAME-plain-fast)
 #   fast-tw     the same with the temporal loss (the temporal fast members)
-#   blend       per painting NAME = 0.4 tw + 0.6 plain, NAME-fast = 0.7 fast-tw + 0.3 plain-fast
+#   blend       per painting NAME = 0.5 tw + 0.5 plain, NAME-fast = 0.7 fast-tw + 0.3 plain-fast (TW, FAST_TW)
 #   ship        every network into models/zoo/ with its card and gallery row (scripts/ship_style.py)
 # The painting is at 512 px throughout; `tw` and `distill` train on 128 px crops (docs/benchmarks.md, "Training
 # crop size"), the fast fine-tunes on 256 px ones (there the temporal one keeps more of the style).
@@ -41,6 +41,8 @@ PAINTINGS+=(--member-names "$(IFS=,; echo "${NAMES[*]}")")
 COMMON=(--content-dir "$CONTENT" --style-size 512 --warmup-steps 20 --precision bf16 --log-every 1 --sample-every 0 --width 16)
 PERCEPTUAL=(--vgg-weights "$VGG" --clip-grad 4 --style-weight 1.0 --checkpoint-every 100)
 FAST=(--arch fast_net --blocks 3)
+TW=${TW:-0.5}            # the temporal fine-tune's share of NAME (docs/benchmarks.md, "Why still-camera pairs and blends")
+FAST_TW=${FAST_TW:-0.7}  # and of NAME-fast
 mkdir -p "$WORK"
 
 train() {  # one core: the other one runs the twin stage
@@ -68,10 +70,10 @@ for stage in "$@"; do
         "$PY" -c "import sys; from stylecam.models.members import save_members; save_members(sys.argv[1], sys.argv[2])" \
             "$BASE" "$WORK/plain"  # BASE's own eight: the NAME-plain networks
         for name in "${NAMES[@]}"; do
-            "$PY" -m stylecam.pipeline.app.cli blend "$WORK/tw/members/$name.safetensors:0.4" \
-                "$WORK/plain/$name.safetensors:0.6" -o "$WORK/zoo/$name.safetensors"
-            "$PY" -m stylecam.pipeline.app.cli blend "$WORK/fast-tw/members/$name.safetensors:0.7" \
-                "$WORK/fast-plain/members/$name.safetensors:0.3" -o "$WORK/zoo/$name-fast.safetensors"
+            "$PY" -m stylecam.pipeline.app.cli blend "$WORK/tw/members/$name.safetensors:$TW" \
+                "$WORK/plain/$name.safetensors:$(awk "BEGIN { print 1 - $TW }")" -o "$WORK/zoo/$name.safetensors"
+            "$PY" -m stylecam.pipeline.app.cli blend "$WORK/fast-tw/members/$name.safetensors:$FAST_TW" \
+                "$WORK/fast-plain/members/$name.safetensors:$(awk "BEGIN { print 1 - $FAST_TW }")" -o "$WORK/zoo/$name-fast.safetensors"
             cp "$WORK/plain/$name.safetensors" "$WORK/zoo/$name-plain.safetensors"
             cp "$WORK/fast-plain/members/$name.safetensors" "$WORK/zoo/$name-plain-fast.safetensors"
         done ;;
