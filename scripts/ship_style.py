@@ -269,9 +269,11 @@ def card(name: str, ckpt_path: Path, style_file: str, log: Path | None, gallery:
         recipe.append(history)
     if t.get("multi_style"):
         ms = t["multi_style"]
-        origin = Path(t["init"]).stem if t.get("init") else ""
-        origin = "the single-style network shipped under this name before it" if origin == name else f"`{origin}`"
-        start = f", {'fine-tuned' if t.get('temporal_weight') else 'started'} from {origin}" if t.get("init") else ""
+        start = ""
+        if t.get("init"):
+            origin = Path(t["init"]).stem
+            origin = "the single-style network shipped under this name before it" if origin == name else f"`{origin}`"
+            start = f", {'fine-tuned' if t.get('temporal_weight') else 'started'} from {origin}"
         recipe.append(f"painting {ms['index'] + 1} of the {len(ms['styles'])}-painting network `{Path(ms['file']).stem}` "
                       "(conditional instance norm, models/multistyle.py: one trunk learns from every painting's steps, "
                       f"each painting has its own scale and shift in every norm){start}, taken out as an ordinary network")

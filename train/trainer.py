@@ -32,7 +32,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, RandomSampler
 
 from stylecam.models.devices import pick_device
-from stylecam.models.members import save_members
+from stylecam.models.members import write_members
 from stylecam.pipeline.files import atomic_output, same_path
 from stylecam.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from stylecam.models.multistyle import MultiStyleNetwork
@@ -335,7 +335,7 @@ def train(cfg: TrainConfig) -> Path:
                     final_losses=last, style_image=Path(images[0]).name if not members else [Path(p).name for p in images])
         save_checkpoint(path, net, style=style_name, training=meta, style_cfg=style_cfg(style_name, images[0] if not members else None))
         if members:  # each style as an ordinary network, ready for every command
-            save_members(path, out_dir / "members", images)
+            write_members(net, meta, path.name, out_dir / "members", images)
         with atomic_output(_optimizer_path(path)) as tmp:
             torch.save(optimizer.state_dict(), tmp)
 
