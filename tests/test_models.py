@@ -217,20 +217,25 @@ def test_every_shipped_style_loads_and_has_a_model_card():
             assert style.temporal and f"{style.name}-plain" in zoo and zoo[f"{style.name}-plain"].reference
 
 
-def test_the_shipped_styles_are_members_of_one_network_so_mixes_interpolate_its_norms():
-    """The eight half-width styles share every weight but the instance norms' scale and shift (they are the
-    members of one conditional-instance-norm network), and so do the eight fast ones: a weight-space mix of
-    two (`--mix`) is exactly that network's interpolation between them."""
+def test_the_fast_styles_are_members_of_one_network_and_every_half_width_pair_can_mix():
+    """The eight fast styles share every weight but the instance norms' scale and shift (they are the members
+    of one conditional-instance-norm network): a weight-space mix of two (`--mix`, the CPU's case) is exactly
+    that network's interpolation between them. The half-width ones started so too; those fine-tuned alone have
+    trunks of their own, so for them a mix blends whole networks, which needs one architecture and one set
+    of weight shapes."""
     from stylecam.models.styles import ZOO
 
     styles = [s for s in all_styles() if not s.reference and any(n.path.parent == ZOO for n in s.networks.values())]
-    for kind in ("half", "fast"):
-        ckpts = {s.name: load_checkpoint(s.networks[kind].path) for s in styles}
-        first, *others = ckpts.values()
-        norms = {f"{name}.{p}" for name, m in first.build().named_modules() if isinstance(m, torch.nn.InstanceNorm2d)
-                 for p in ("weight", "bias")}
-        assert norms and len(others) == 7, kind
-        for ckpt in others:
-            assert ckpt.state.keys() == first.state.keys()
-            for key, value in ckpt.state.items():
-                assert torch.equal(value, first.state[key]) != (key in norms), (kind, key)  # one trunk, own norm rows
+    fast = [load_checkpoint(s.networks["fast"].path) for s in styles]
+    first, *others = fast
+    norms = {f"{name}.{p}" for name, m in first.build().named_modules() if isinstance(m, torch.nn.InstanceNorm2d)
+             for p in ("weight", "bias")}
+    assert norms and len(others) == 7
+    for ckpt in others:
+        assert ckpt.state.keys() == first.state.keys()
+        for key, value in ckpt.state.items():
+            assert torch.equal(value, first.state[key]) != (key in norms), key  # one trunk, own norm rows
+    half = [load_checkpoint(s.networks["half"].path) for s in styles]
+    for ckpt in half[1:]:
+        assert ckpt.arch == half[0].arch
+        assert {k: v.shape for k, v in ckpt.state.items()} == {k: v.shape for k, v in half[0].state.items()}
