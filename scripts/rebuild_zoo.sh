@@ -107,10 +107,13 @@ for stage in "$@"; do
             --image-size 256 --temporal-weight 600 --still-fraction 0.5 > "$WORK/fast-tw.log" 2>&1 ;;
     specialize)  # two lanes side by side, each painting's two runs one after the other
         members
+        lanes=()
         for lane in 0 1; do
-            (for i in "${!SPECIALIZE[@]}"; do [ $((i % 2)) = $lane ] && specialize "${SPECIALIZE[$i]}"; done; true) &
+            (for i in "${!SPECIALIZE[@]}"; do if [ $((i % 2)) = "$lane" ]; then specialize "${SPECIALIZE[$i]}"; fi; done) &
+            lanes+=($!)
         done
-        wait ;;
+        # a failed run must stop the rebuild: blend would otherwise fall back to the shared-trunk member unnoticed
+        for pid in "${lanes[@]}"; do wait "$pid" || fail "specialize: a run failed (see $WORK/spec-*.log)"; done ;;
     blend)
         mkdir -p "$WORK/zoo"
         members
