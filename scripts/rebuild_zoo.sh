@@ -46,9 +46,9 @@ PERCEPTUAL=(--vgg-weights "$VGG" --clip-grad 4 --style-weight 1.0 --checkpoint-e
 FAST=(--arch fast_net --blocks 3)
 TW=${TW:-0.5}            # the temporal fine-tune's share of NAME (docs/benchmarks.md, "Why still-camera pairs and blends")
 FAST_TW=${FAST_TW:-0.7}  # and of NAME-fast
-# The paintings whose half-width networks get a trunk of their own (the_scream and night_cafe were inside their box
-# without it), and the style weight of each one's fine-tunes where it is not 1: more style where content loss had
-# room to spare.
+# The paintings whose half-width networks get a trunk of their own (the_scream's and night_cafe's `-plain`
+# networks were inside their box without it), and the style weight of each one's fine-tunes where it is
+# not 1: more style where content loss had room to spare.
 read -r -a SPECIALIZE <<< "${SPECIALIZE:-great_wave composition_vii udnie shipwreck_of_the_minotaur wheat_field starry_night}"
 declare -A SPEC_STYLE_WEIGHT=([starry_night]=1.5 [great_wave]=1.5 [composition_vii]=1.4)
 mkdir -p "$WORK"
