@@ -132,9 +132,11 @@ for stage in "$@"; do
             [ "$plain_log" = "$WORK/spec/${NAMES[$i]}" ] && history="painting $((i + 1)) of the 8-painting network \`$(basename "$BASE" .safetensors)\` (conditional instance norm, train/runs/README.md), taken out as an ordinary network"
             for pair in ":$tw_log" "-fast:$WORK/fast-tw" "-plain:$plain_log" "-plain-fast:$WORK/fast-plain"; do
                 suffix=${pair%%:*}
-                half_history=$history
-                [ -n "$history" ] && [ -z "$suffix" ] && half_history+=" and fine-tuned alone, on a trunk of its own, into \`${NAMES[$i]}-plain\` (its card has that run)"
-                [ "${suffix%-plain}" = "" ] || half_history=""
+                case $suffix in  # the half-width pair's cards start with the history; the fast ones have their own
+                    "") half_history=${history:+$history and fine-tuned alone, on a trunk of its own, into \`${NAMES[$i]}-plain\` (its card has that run)} ;;
+                    -plain) half_history=$history ;;
+                    *) half_history="" ;;
+                esac
                 # shellcheck disable=SC2086  # the JSON lists are space-separated on purpose
                 "$PY" "$ROOT/scripts/ship_style.py" "$WORK/zoo/${NAMES[$i]}$suffix.safetensors" \
                     --name "${NAMES[$i]}$suffix" --style-file "${FILES[$i]}" --log "${pair#*:}/train_log.csv" \
