@@ -20,7 +20,7 @@ def architectures() -> list[str]:
 
 def arch_text(arch: dict) -> str:
     """'transformer_net w16 b5': an architecture dict as `stylecam styles` and error messages show it."""
-    text = f"{arch.get('name', '?')} w{arch.get('width', '?')} b{arch.get('blocks', '?')}"
+    text = f"{arch.get('name', '?')} w{arch.get('width', '?')} b{arch.get('blocks', '?')}" + (" skips" if arch.get("skips") else "")
     return text + (f" x{arch['styles']} styles" if arch.get("styles") else "")
 
 

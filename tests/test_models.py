@@ -174,15 +174,34 @@ def test_fast_net_keeps_sizes_that_are_multiples_of_8(h, w):
         assert net(torch.rand(2, 3, h, w)).shape == (2, 3, h, w)
 
 
-def test_fast_net_checkpoint_and_onnx_parity(tmp_path):
+@pytest.mark.parametrize("skips", [False, True])
+def test_fast_net_checkpoint_and_onnx_parity(tmp_path, skips):
     from stylecam.models.export import onnx_bytes, parity
     from stylecam.models.fast_net import FastNet
 
-    net = FastNet(width=8, blocks=2)
+    net = FastNet(width=8, blocks=2, skips=skips)
+    if skips:  # trained skips are not 0: the export must carry them
+        torch.nn.init.uniform_(net.skip1, 0.5, 1.0), torch.nn.init.uniform_(net.skip2, 0.5, 1.0)
     save_checkpoint(tmp_path / "f.safetensors", net, style="f")
     loaded = load_checkpoint(tmp_path / "f.safetensors")
-    assert loaded.arch == {"name": "fast_net", "width": 8, "blocks": 2}
+    assert loaded.arch == dict({"name": "fast_net", "width": 8, "blocks": 2}, **({"skips": True} if skips else {}))
     assert parity(loaded.build(), onnx_bytes(loaded.build())) <= 1e-3
+
+
+def test_fast_net_skips_start_as_the_network_without_them():
+    """--init from a fast_net without skips into one with them: the skips' scales start at 0, so the network
+    computes what it did, and fine-tuning starts from there; once trained they change the output."""
+    from stylecam.models.fast_net import FastNet
+
+    plain = FastNet(width=8, blocks=2).eval()
+    skips = FastNet(width=8, blocks=2, skips=True).eval()
+    missing, unexpected = skips.load_state_dict(plain.state_dict(), strict=False)
+    assert sorted(missing) == ["skip1", "skip2"] and not unexpected
+    x = torch.rand(1, 3, 48, 64)
+    with torch.no_grad():
+        assert torch.equal(skips(x), plain(x))
+        skips.skip2.fill_(1.0)
+        assert not torch.allclose(skips(x), plain(x))
 
 
 def test_every_shipped_style_loads_and_has_a_model_card():

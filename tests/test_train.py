@@ -300,6 +300,16 @@ def test_distillation_needs_no_vgg(data, tmp_path, tiny_style):
     assert meta["teacher"] == str(tiny_style) and meta["distill_weight"] == 1.0 and meta["vgg_source"] is None
 
 
+def test_init_adds_skips_to_a_fast_net_without_them(data, tmp_path):
+    """A fast_net fine-tuned with --skips from one without: it loads (the skips start at 0) and the result
+    is a fast_net with skips; --skips on Johnson's network is refused."""
+    first = train(config(data, tmp_path / "a", arch="fast_net", width=4, steps=2))
+    second = train(config(data, tmp_path / "b", arch="fast_net", width=4, steps=2, init=str(first), skips=True))
+    assert load_checkpoint(second).arch == {"name": "fast_net", "width": 4, "blocks": 1, "skips": True}
+    with pytest.raises(TrainError, match="--skips is a fast_net option"):
+        train(config(data, tmp_path / "c", skips=True, steps=2))
+
+
 def test_init_starts_from_weights_but_counts_steps_from_zero(data, tmp_path):
     first = train(config(data, tmp_path / "a", steps=4))
     second = train(config(data, tmp_path / "b", steps=3, init=str(first)))
@@ -480,7 +490,7 @@ def test_the_zoo_script_trains_the_three_networks_of_a_style_and_continues_from_
     first = subprocess.run([*base, "--out", str(tmp_path / "lease1"), "--max-steps", "10"], capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stderr[-2000:]
     archs = {n: load_checkpoint(tmp_path / "lease1" / f"{n}.safetensors").arch for n in ("starry_night-full", "starry_night", "starry_night-fast")}
-    assert archs["starry_night-full"]["width"] == 32 and archs["starry_night"]["width"] == 16 and archs["starry_night-fast"]["name"] == "fast_net"
+    assert archs["starry_night-full"]["width"] == 32 and archs["starry_night"]["width"] == 16 and archs["starry_night-fast"] == {"name": "fast_net", "width": 16, "blocks": 3, "skips": True}
     summary = json.loads((tmp_path / "lease1" / "zoo_summary.json").read_text())
     assert {k: v["steps"] for k, v in summary["styles"]["starry_night"].items()} == {"full": 10, "half": 10, "fast": 10}
     # a later lease starts every network from the earlier one's result

@@ -66,6 +66,8 @@ class TrainConfig:
                                           "(models/fast_net.py).", choices=("transformer_net", "fast_net"))
     width: int = option(32, "Channels of the first layer (32 = Johnson's network, 16 = half width).", min=1)
     blocks: int = option(5, "Residual blocks.", min=0)
+    skips: bool = option(False, "fast_net: add the encoder's features to the decoder's at each resolution "
+                                "(models/fast_net.py); --init from a network without them keeps its function.")
     device: str = option("auto", "auto (cuda > mps > cpu), cpu, cuda or mps.")
     precision: str = option("auto", "Mixed precision; auto: fp16 on CUDA, bf16 on a CPU where a quick measurement finds "
                                     "it faster (about 2x with AVX512-BF16), else fp32.", choices=("auto", "fp32", "bf16", "fp16"))

@@ -237,7 +237,12 @@ def train(cfg: TrainConfig) -> Path:
     vgg = load_vgg(cfg.vgg_weights, tuple(sorted(set(cfg.style_layers or STYLE_LAYERS) | {CONTENT_LAYER}))).to(device) if perceptual else None
     distill_weight = cfg.distill_weight or (1.0 if teacher is not None else 0.0)
 
-    net = create_network({"name": cfg.arch, "width": cfg.width, "blocks": cfg.blocks})
+    arch = {"name": cfg.arch, "width": cfg.width, "blocks": cfg.blocks}
+    if cfg.skips:
+        if cfg.arch != "fast_net":
+            raise TrainError("--skips is a fast_net option (--arch fast_net)")
+        arch["skips"] = True
+    net = create_network(arch)
     widened_from = None
     if cfg.init:
         init = _read_checkpoint(cfg.init)
@@ -248,6 +253,10 @@ def train(cfg: TrainConfig) -> Path:
             net.load_state_dict(init.state)
         elif init.arch == net.arch():
             net.load_state_dict(init.state)
+        elif dict(init.arch, skips=True) == net.arch():
+            # the skips' scales stay at their 0: the same function as the network without them
+            missing, unexpected = net.load_state_dict(init.state, strict=False)
+            assert not unexpected and all(k.startswith("skip") for k in missing), (missing, unexpected)
         elif dict(init.arch, width=cfg.width) == net.arch() and cfg.width > init.arch.get("width", 0):
             # a wider network of the same design starts as an exact copy of the narrow one (models/widen.py)
             try:
