@@ -4,7 +4,7 @@
 #   scripts/rebuild_zoo.sh BASE all           BASE: e.g. train/runs/paintings8/paintings8_step011950_decayed.safetensors
 #   scripts/rebuild_zoo.sh BASE STAGE...      one stage or a few, in order
 #
-# `all` is every stage, two runs side by side where they can be (about 2 hours on 2 cores). The stages, in
+# `all` is every stage, two runs side by side where they can be (about 3 hours on 2 cores). The stages, in
 # order (each one's inputs are the earlier ones' outputs under $WORK):
 #   tw          temporal fine-tune of all eight paintings at once (the temporal half-width members)
 #   distill     an eight-painting fast_net pulled towards BASE's outputs (pixel loss, no VGG: cheap)
@@ -12,14 +12,19 @@
 #   fast-tw     the same with the temporal loss (the temporal fast members)
 #   specialize  for the paintings in SPECIALIZE: BASE's member fine-tuned alone, on a trunk of its own (NAME-plain),
 #               then its own temporal fine-tune (docs/benchmarks.md, "One painting's own trunk")
+#   fast-specialize  for every painting: its fast-plain member fine-tuned alone with skips (models/fast_net.py),
+#               on a trunk of its own (NAME-plain-fast), then its own temporal fine-tune (docs/benchmarks.md,
+#               "Fast networks with skips")
 #   blend       per painting NAME = 0.5 tw + 0.5 plain, NAME-fast = 0.7 fast-tw + 0.3 plain-fast (TW, FAST_TW);
 #               for a specialised painting, tw and plain are its own two fine-tunes
 #   ship        every network into models/zoo/ with its card and gallery row (scripts/ship_style.py)
-# The painting is at 512 px throughout; `tw` and `distill` train on 128 px crops (docs/benchmarks.md, "Training
-# crop size"), the fast fine-tunes on 256 px ones (there the temporal one keeps more of the style).
+# The painting is at 512 px throughout; `tw`, `distill` and the specialising fine-tunes train on 128 px crops
+# (docs/benchmarks.md, "Training crop size"), fast-plain and fast-tw on 256 px ones (there the temporal one of
+# the shared trunk kept more of the style).
 # Each run ends on a cosine decay of its learning rate (--decay-steps).
 #
-# Environment: WORK (default /var/tmp/stylecam-zoo), CONTENT (the training photos less the held-out ones:
+# Environment: KINDS (blend and ship only these kinds of network: "half fast", the default, "half" or "fast"),
+# WORK (default /var/tmp/stylecam-zoo), CONTENT (the training photos less the held-out ones:
 # `benchmarks/quality.py --training-folder DIR`), VGG (`stylecam vgg import-hed -o FILE`), STEPS_* below.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,11 +51,15 @@ PERCEPTUAL=(--vgg-weights "$VGG" --clip-grad 4 --style-weight 1.0 --checkpoint-e
 FAST=(--arch fast_net --blocks 3)
 TW=${TW:-0.5}            # the temporal fine-tune's share of NAME (docs/benchmarks.md, "Why still-camera pairs and blends")
 FAST_TW=${FAST_TW:-0.7}  # and of NAME-fast
+KINDS=${KINDS:-half fast}
 # The paintings whose half-width networks get a trunk of their own (the_scream's and night_cafe's `-plain`
 # networks were inside their box without it), and the style weight of each one's fine-tunes where it is
 # not 1: more style where content loss had room to spare.
 read -r -a SPECIALIZE <<< "${SPECIALIZE:-great_wave composition_vii udnie shipwreck_of_the_minotaur wheat_field starry_night}"
+read -r -a FAST_SPECIALIZE <<< "${FAST_SPECIALIZE:-${NAMES[*]}}"
 declare -A SPEC_STYLE_WEIGHT=([starry_night]=1.5 [great_wave]=1.5 [composition_vii]=1.4)
+# The same for the fast networks with skips, whose content loss falls furthest (starry_night's had the most room)
+declare -A FAST_STYLE_WEIGHT=([starry_night]=2.5 [great_wave]=2 [composition_vii]=1.8 [udnie]=1.2)
 mkdir -p "$WORK"
 
 train() {  # one core: the other one runs the twin stage
@@ -76,6 +85,31 @@ specialize() {  # NAME: its own trunk (2000 steps from BASE's member), then the 
         --temporal-weight 1000 --still-fraction 0.5 > "$WORK/spec-tw-$name.log" 2>&1
 }
 
+fast_specialize() {  # NAME: its fast-plain member with skips on a trunk of its own, then its temporal fine-tune
+    local name=$1 fast=(--arch fast_net --blocks 3 --skips)
+    train_one "$name" "${fast[@]}" --style-name "$name-plain-fast" --save-model-dir "$WORK/fast-spec/$name" \
+        --init "$WORK/fast-plain/members/$name.safetensors" --style-weight "${FAST_STYLE_WEIGHT[$name]:-1.0}" \
+        --steps "${STEPS_FAST_SPEC:-1500}" --decay-steps 300 --lr 3e-4 --checkpoint-every 500 > "$WORK/fast-spec-$name.log" 2>&1
+    # the temporal loss costs style (the_scream: 0.313 -> 0.406 at the same weight); 1.5x the weight gives most of
+    # it back from content loss, which skips left room for (docs/benchmarks.md, "Fast networks with skips")
+    train_one "$name" "${fast[@]}" --style-name "$name-fast-tw1000" --save-model-dir "$WORK/fast-spec-tw/$name" \
+        --init "$WORK/fast-spec/$name/$name-plain-fast.safetensors" \
+        --style-weight "$(awk "BEGIN { print 1.5 * ${FAST_STYLE_WEIGHT[$name]:-1.0} }")" \
+        --steps "${STEPS_TW:-400}" --decay-steps 100 --lr 1e-4 --temporal-weight 1000 --still-fraction 0.5 \
+        > "$WORK/fast-spec-tw-$name.log" 2>&1
+}
+
+in_lanes() {  # FUNCTION NAME...: the names in two lanes side by side; a failed run stops the rebuild
+    local fn=$1 lanes=() lane i pid; shift
+    local names=("$@")
+    for lane in 0 1; do
+        (for i in "${!names[@]}"; do if [ $((i % 2)) = "$lane" ]; then "$fn" "${names[$i]}"; fi; done) &
+        lanes+=($!)
+    done
+    # blend would otherwise fall back to the shared-trunk member unnoticed
+    for pid in "${lanes[@]}"; do wait "$pid" || fail "$fn: a run failed (see the logs under $WORK)"; done
+}
+
 members() {  # BASE's own eight as ordinary networks: the NAME-plain networks of the paintings not specialised
     "$PY" -c "import sys; from stylecam.models.members import save_members; save_members(sys.argv[1], sys.argv[2])" \
         "$BASE" "$WORK/plain"
@@ -89,6 +123,17 @@ half_networks() {
         echo "$WORK/tw/members/$1.safetensors $WORK/plain/$1.safetensors $(dirname "$BASE") $WORK/tw"
     fi
 }
+
+# The fast networks of a painting, likewise: its own two fine-tunes with skips where fast-specialize made them
+fast_networks() {
+    if [ -f "$WORK/fast-spec/$1/$1-plain-fast.safetensors" ]; then
+        echo "$WORK/fast-spec-tw/$1/$1-fast-tw1000.safetensors $WORK/fast-spec/$1/$1-plain-fast.safetensors $WORK/fast-spec/$1 $WORK/fast-spec-tw/$1"
+    else
+        echo "$WORK/fast-tw/members/$1.safetensors $WORK/fast-plain/members/$1.safetensors $WORK/fast-plain $WORK/fast-tw"
+    fi
+}
+
+wanted() { [[ " $KINDS " == *" $1 "* ]]; }  # blend and ship: KINDS="half fast" (default), or one of the two
 
 for stage in "$@"; do
     echo "== $stage ($(date -u +%H:%M))"
@@ -105,49 +150,55 @@ for stage in "$@"; do
     fast-tw) train "${FAST[@]}" "${PERCEPTUAL[@]}" --style-name paintings8-fast-tw600 --save-model-dir "$WORK/fast-tw" \
             --init "$WORK/distilled/paintings8-plain-fast.safetensors" --steps "${STEPS_FAST:-300}" --decay-steps 100 --lr 1e-4 \
             --image-size 256 --temporal-weight 600 --still-fraction 0.5 > "$WORK/fast-tw.log" 2>&1 ;;
-    specialize)  # two lanes side by side, each painting's two runs one after the other
+    specialize)  # each painting's two runs one after the other
         members
-        lanes=()
-        for lane in 0 1; do
-            (for i in "${!SPECIALIZE[@]}"; do if [ $((i % 2)) = "$lane" ]; then specialize "${SPECIALIZE[$i]}"; fi; done) &
-            lanes+=($!)
-        done
-        # a failed run must stop the rebuild: blend would otherwise fall back to the shared-trunk member unnoticed
-        for pid in "${lanes[@]}"; do wait "$pid" || fail "specialize: a run failed (see $WORK/spec-*.log)"; done ;;
+        in_lanes specialize "${SPECIALIZE[@]}" ;;
+    fast-specialize) in_lanes fast_specialize "${FAST_SPECIALIZE[@]}" ;;
     blend)
         mkdir -p "$WORK/zoo"
         members
         for name in "${NAMES[@]}"; do
-            read -r tw plain _ _ <<< "$(half_networks "$name")"
-            "$PY" -m stylecam.pipeline.app.cli blend "$tw:$TW" "$plain:$(awk "BEGIN { print 1 - $TW }")" -o "$WORK/zoo/$name.safetensors"
-            "$PY" -m stylecam.pipeline.app.cli blend "$WORK/fast-tw/members/$name.safetensors:$FAST_TW" \
-                "$WORK/fast-plain/members/$name.safetensors:$(awk "BEGIN { print 1 - $FAST_TW }")" -o "$WORK/zoo/$name-fast.safetensors"
-            cp "$plain" "$WORK/zoo/$name-plain.safetensors"
-            cp "$WORK/fast-plain/members/$name.safetensors" "$WORK/zoo/$name-plain-fast.safetensors"
+            if wanted half; then
+                read -r tw plain _ _ <<< "$(half_networks "$name")"
+                "$PY" -m stylecam.pipeline.app.cli blend "$tw:$TW" "$plain:$(awk "BEGIN { print 1 - $TW }")" -o "$WORK/zoo/$name.safetensors"
+                cp "$plain" "$WORK/zoo/$name-plain.safetensors"
+            fi
+            if wanted fast; then
+                read -r fast_tw fast_plain _ _ <<< "$(fast_networks "$name")"
+                "$PY" -m stylecam.pipeline.app.cli blend "$fast_tw:$FAST_TW" "$fast_plain:$(awk "BEGIN { print 1 - $FAST_TW }")" \
+                    -o "$WORK/zoo/$name-fast.safetensors"
+                cp "$fast_plain" "$WORK/zoo/$name-plain-fast.safetensors"
+            fi
         done ;;
     ship)  # CARD_ONLY=1: rewrite the cards only, e.g. with QUALITY_JSON and EVAL_JSONS (benchmarks/*.py --json/--out)
         for i in "${!NAMES[@]}"; do  # each network with the log of the run that made it
             read -r _ _ plain_log tw_log <<< "$(half_networks "${NAMES[$i]}")"
-            history=""  # a specialised painting's card starts where its own runs started
-            [ "$plain_log" = "$WORK/spec/${NAMES[$i]}" ] && history="painting $((i + 1)) of the 8-painting network \`$(basename "$BASE" .safetensors)\` (conditional instance norm, train/runs/README.md), taken out as an ordinary network"
-            for pair in ":$tw_log" "-fast:$WORK/fast-tw" "-plain:$plain_log" "-plain-fast:$WORK/fast-plain"; do
+            read -r _ _ fast_plain_log fast_tw_log <<< "$(fast_networks "${NAMES[$i]}")"
+            # a specialised network's card starts where its own runs started
+            member="painting $((i + 1)) of the 8-painting network"
+            history="" fast_history=""
+            [ "$plain_log" = "$WORK/spec/${NAMES[$i]}" ] && history="$member \`$(basename "$BASE" .safetensors)\` (conditional instance norm, train/runs/README.md), taken out as an ordinary network"
+            [ "$fast_plain_log" = "$WORK/fast-spec/${NAMES[$i]}" ] && fast_history="$member \`paintings8-plain-fast\` (conditional instance norm, the \`fast-plain\` stage of scripts/rebuild_zoo.sh), taken out as an ordinary network and given skips (models/fast_net.py)"
+            for pair in ":$tw_log" "-fast:$fast_tw_log" "-plain:$plain_log" "-plain-fast:$fast_plain_log"; do
                 suffix=${pair%%:*}
-                case $suffix in  # the half-width pair's cards start with the history; the fast ones have their own
-                    "") half_history=${history:+$history and fine-tuned alone, on a trunk of its own, into \`${NAMES[$i]}-plain\` (its card has that run)} ;;
-                    -plain) half_history=$history ;;
-                    *) half_history="" ;;
+                case $suffix in *fast) wanted fast || continue ;; *) wanted half || continue ;; esac
+                case $suffix in  # a temporal network's card names its plain twin, whose card has the run before
+                    "") card_history=${history:+$history and fine-tuned alone, on a trunk of its own, into \`${NAMES[$i]}-plain\` (its card has that run)} ;;
+                    -plain) card_history=$history ;;
+                    -fast) card_history=${fast_history:+$fast_history and fine-tuned alone, on a trunk of its own, into \`${NAMES[$i]}-plain-fast\` (its card has that run)} ;;
+                    -plain-fast) card_history=$fast_history ;;
                 esac
                 # shellcheck disable=SC2086  # the JSON lists are space-separated on purpose
                 "$PY" "$ROOT/scripts/ship_style.py" "$WORK/zoo/${NAMES[$i]}$suffix.safetensors" \
                     --name "${NAMES[$i]}$suffix" --style-file "${FILES[$i]}" --log "${pair#*:}/train_log.csv" \
                     ${CARD_ONLY:+--card-only} ${QUALITY_JSON:+--quality-json $QUALITY_JSON} ${EVAL_JSONS:+--eval-json $EVAL_JSONS} \
-                    ${half_history:+--history "$half_history"}
+                    ${card_history:+--history "$card_history"}
             done
         done ;;
     all)
         "$0" "$BASE" tw & twin=$!; "$0" "$BASE" distill; wait "$twin"
         "$0" "$BASE" fast-plain & twin=$!; "$0" "$BASE" fast-tw; wait "$twin"
-        "$0" "$BASE" specialize blend ship ;;
-    *) echo "unknown stage: $stage (all, tw, distill, fast-plain, fast-tw, specialize, blend, ship)" >&2; exit 2 ;;
+        "$0" "$BASE" specialize fast-specialize blend ship ;;
+    *) echo "unknown stage: $stage (all, tw, distill, fast-plain, fast-tw, specialize, fast-specialize, blend, ship)" >&2; exit 2 ;;
     esac
 done

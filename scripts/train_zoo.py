@@ -7,7 +7,7 @@ For each of the eight paintings of ../shared/data/styles, in turn, with the time
   1. NAME-full: Johnson's network at full width, 256 px crops, batch 8, the perceptual loss, started from the
      shipped NAME-plain-full where there is one (else from starry_night-plain-full: a trained start converges
      far sooner than a random one);
-  2. NAME and NAME-fast: the half-width network and fast_net distilled from it (no VGG: cheap).
+  2. NAME and NAME-fast: the half-width network and fast_net (with skips) distilled from it (no VGG: cheap).
 Each run stops at its share of --minutes (stylecam train --max-minutes). OUT gets every network in float16
 (24 files, about 35 MB) and zoo_summary.json; a later lease continues from them with `--init-dir` (a lent
 machine starts bare, so the optimiser state stays behind). What then ships goes through
@@ -99,7 +99,7 @@ def main() -> int:
             else:  # distilled from this lease's full network: the output pulled towards the teacher's, no VGG
                 cfg = TrainConfig(**common, content_weight=0.0, style_weight=0.0, teacher=done["full"], distill_weight=1.0,
                                   lr=1e-3, arch="fast_net" if kind == "fast" else "transformer_net",
-                                  width=16, blocks=3 if kind == "fast" else 5, init=init)
+                                  width=16, blocks=3 if kind == "fast" else 5, skips=kind == "fast", init=init)
             t0 = time.perf_counter()
             path = train(cfg)
             done[kind] = str(path)
