@@ -201,6 +201,8 @@ def train(cfg: TrainConfig) -> Path:
     check_outputs(cfg)
     if 0 < cfg.clip_grad <= 1:
         raise TrainError(f"--clip-grad {cfg.clip_grad:g}: give 0 (off) or a factor above 1, e.g. 4")
+    if cfg.skips and cfg.arch != "fast_net":
+        raise TrainError("--skips is a fast_net option (--arch fast_net)")
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     device = pick_device(cfg.device)
     rank, world = 0, 1
@@ -237,12 +239,7 @@ def train(cfg: TrainConfig) -> Path:
     vgg = load_vgg(cfg.vgg_weights, tuple(sorted(set(cfg.style_layers or STYLE_LAYERS) | {CONTENT_LAYER}))).to(device) if perceptual else None
     distill_weight = cfg.distill_weight or (1.0 if teacher is not None else 0.0)
 
-    arch = {"name": cfg.arch, "width": cfg.width, "blocks": cfg.blocks}
-    if cfg.skips:
-        if cfg.arch != "fast_net":
-            raise TrainError("--skips is a fast_net option (--arch fast_net)")
-        arch["skips"] = True
-    net = create_network(arch)
+    net = create_network({"name": cfg.arch, "width": cfg.width, "blocks": cfg.blocks, **({"skips": True} if cfg.skips else {})})
     widened_from = None
     if cfg.init:
         init = _read_checkpoint(cfg.init)
