@@ -15,6 +15,7 @@
 #   fast-specialize  for every painting: its fast-plain member fine-tuned alone with skips (models/fast_net.py),
 #               on a trunk of its own (NAME-plain-fast), then its own temporal fine-tune (docs/benchmarks.md,
 #               "Fast networks with skips")
+#   specialize-tw, fast-specialize-tw  only the second run of each (the temporal fine-tune), from the first's result
 #   blend       per painting NAME = 0.5 tw + 0.5 plain, NAME-fast = 0.7 fast-tw + 0.3 plain-fast (TW, FAST_TW);
 #               for a specialised painting, tw and plain are its own two fine-tunes
 #   ship        every network into models/zoo/ with its card and gallery row (scripts/ship_style.py)
@@ -80,9 +81,21 @@ specialize() {  # NAME: its own trunk (2000 steps from BASE's member), then the 
     local name=$1
     train_one "$name" --style-name "$name-plain" --save-model-dir "$WORK/spec/$name" --init "$WORK/plain/$name.safetensors" \
         --steps "${STEPS_SPEC:-2000}" --decay-steps 300 --lr 2e-4 --checkpoint-every 500 > "$WORK/spec-$name.log" 2>&1
+    specialize_tw "$name"
+}
+
+# The temporal loss costs style (fast_net, the_scream: 0.313 -> 0.406 at the plain run's style weight); the
+# temporal fine-tunes take 1.5x that weight, which gives most of it back from content loss where there is room
+# (docs/benchmarks.md, "Fast networks with skips").
+# shipwreck_of_the_minotaur's half-width one keeps 1x: at 1.5x its E_warp on the office clip came to 0.61x its twin.
+declare -A SPEC_TW_FACTOR=([shipwreck_of_the_minotaur]=1)
+tw_style_weight() { awk "BEGIN { print ${2:-1.5} * $1 }"; }  # WEIGHT [FACTOR]
+
+specialize_tw() {  # NAME: the temporal fine-tune of its own-trunk network (stage specialize-tw redoes only this)
+    local name=$1
     train_one "$name" --style-name "$name-tw1000" --save-model-dir "$WORK/spec-tw/$name" \
-        --init "$WORK/spec/$name/$name-plain.safetensors" --steps "${STEPS_TW:-400}" --decay-steps 100 --lr 1e-4 \
-        --temporal-weight 1000 --still-fraction 0.5 > "$WORK/spec-tw-$name.log" 2>&1
+        --init "$WORK/spec/$name/$name-plain.safetensors" --style-weight "$(tw_style_weight "${SPEC_STYLE_WEIGHT[$name]:-1.0}" "${SPEC_TW_FACTOR[$name]:-1.5}")" \
+        --steps "${STEPS_TW:-400}" --decay-steps 100 --lr 1e-4 --temporal-weight 1000 --still-fraction 0.5 > "$WORK/spec-tw-$name.log" 2>&1
 }
 
 fast_specialize() {  # NAME: its fast-plain member with skips on a trunk of its own, then its temporal fine-tune
@@ -90,11 +103,14 @@ fast_specialize() {  # NAME: its fast-plain member with skips on a trunk of its 
     train_one "$name" "${fast[@]}" --style-name "$name-plain-fast" --save-model-dir "$WORK/fast-spec/$name" \
         --init "$WORK/fast-plain/members/$name.safetensors" --style-weight "${FAST_STYLE_WEIGHT[$name]:-1.0}" \
         --steps "${STEPS_FAST_SPEC:-1500}" --decay-steps 300 --lr 3e-4 --checkpoint-every 500 > "$WORK/fast-spec-$name.log" 2>&1
-    # the temporal loss costs style (the_scream: 0.313 -> 0.406 at the same weight); 1.5x the weight gives most of
-    # it back from content loss, which skips left room for (docs/benchmarks.md, "Fast networks with skips")
+    fast_specialize_tw "$name"
+}
+
+fast_specialize_tw() {  # NAME: likewise for its fast network (stage fast-specialize-tw)
+    local name=$1 fast=(--arch fast_net --blocks 3 --skips)
     train_one "$name" "${fast[@]}" --style-name "$name-fast-tw1000" --save-model-dir "$WORK/fast-spec-tw/$name" \
         --init "$WORK/fast-spec/$name/$name-plain-fast.safetensors" \
-        --style-weight "$(awk "BEGIN { print 1.5 * ${FAST_STYLE_WEIGHT[$name]:-1.0} }")" \
+        --style-weight "$(tw_style_weight "${FAST_STYLE_WEIGHT[$name]:-1.0}")" \
         --steps "${STEPS_TW:-400}" --decay-steps 100 --lr 1e-4 --temporal-weight 1000 --still-fraction 0.5 \
         > "$WORK/fast-spec-tw-$name.log" 2>&1
 }
@@ -153,7 +169,9 @@ for stage in "$@"; do
     specialize)  # each painting's two runs one after the other
         members
         in_lanes specialize "${SPECIALIZE[@]}" ;;
+    specialize-tw) in_lanes specialize_tw "${SPECIALIZE[@]}" ;;
     fast-specialize) in_lanes fast_specialize "${FAST_SPECIALIZE[@]}" ;;
+    fast-specialize-tw) in_lanes fast_specialize_tw "${FAST_SPECIALIZE[@]}" ;;
     blend)
         mkdir -p "$WORK/zoo"
         members
@@ -199,6 +217,6 @@ for stage in "$@"; do
         "$0" "$BASE" tw & twin=$!; "$0" "$BASE" distill; wait "$twin"
         "$0" "$BASE" fast-plain & twin=$!; "$0" "$BASE" fast-tw; wait "$twin"
         "$0" "$BASE" specialize fast-specialize blend ship ;;
-    *) echo "unknown stage: $stage (all, tw, distill, fast-plain, fast-tw, specialize, fast-specialize, blend, ship)" >&2; exit 2 ;;
+    *) echo "unknown stage: $stage (all, tw, distill, fast-plain, fast-tw, specialize, specialize-tw, fast-specialize, fast-specialize-tw, blend, ship)" >&2; exit 2 ;;
     esac
 done
