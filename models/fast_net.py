@@ -63,14 +63,12 @@ class FastNet(StyleNetwork):
         return dict(super().arch(), skips=True) if self.skips else super().arch()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.skips:
-            h = self.residuals(self.encoder(x))
-            h = self.up1(F.interpolate(h, scale_factor=2.0, mode="nearest"))
-            h = self.up2(F.interpolate(h, scale_factor=2.0, mode="nearest"))
-            return self.out(F.interpolate(h, scale_factor=2.0, mode="nearest"))
-        half = self.encoder[:3](x)
+        half = self.encoder[:3](x)  # the encoder's output at 1/2, 1/4 and 1/8 resolution
         quarter = self.encoder[3:6](half)
-        h = self.residuals(self.encoder[6:](quarter))
-        h = self.up1(F.interpolate(h, scale_factor=2.0, mode="nearest")) + self.skip1 * quarter
-        h = self.up2(F.interpolate(h, scale_factor=2.0, mode="nearest")) + self.skip2 * half
+        h = self.up1(F.interpolate(self.residuals(self.encoder[6:](quarter)), scale_factor=2.0, mode="nearest"))
+        if self.skips:
+            h = h + self.skip1 * quarter
+        h = self.up2(F.interpolate(h, scale_factor=2.0, mode="nearest"))
+        if self.skips:
+            h = h + self.skip2 * half
         return self.out(F.interpolate(h, scale_factor=2.0, mode="nearest"))

@@ -50,6 +50,7 @@ PAINTINGS+=(--member-names "$(IFS=,; echo "${NAMES[*]}")")
 COMMON=(--content-dir "$CONTENT" --style-size 512 --warmup-steps 20 --precision bf16 --log-every 1 --sample-every 0 --width 16)
 PERCEPTUAL=(--vgg-weights "$VGG" --clip-grad 4 --style-weight 1.0 --checkpoint-every 100)
 FAST=(--arch fast_net --blocks 3)
+FAST_SKIPS=("${FAST[@]}" --skips)  # the fast networks fine-tuned alone (models/fast_net.py)
 TW=${TW:-0.5}            # the temporal fine-tune's share of NAME (docs/benchmarks.md, "Why still-camera pairs and blends")
 FAST_TW=${FAST_TW:-0.7}  # and of NAME-fast
 KINDS=${KINDS:-half fast}
@@ -63,17 +64,19 @@ declare -A SPEC_STYLE_WEIGHT=([starry_night]=1.5 [great_wave]=1.5 [composition_v
 declare -A FAST_STYLE_WEIGHT=([starry_night]=2.5 [great_wave]=2 [composition_vii]=1.8 [udnie]=1.2)
 mkdir -p "$WORK"
 
-train() {  # one core: the other one runs the twin stage
-    OMP_NUM_THREADS=1 "$PY" -c "import torch; torch.set_num_threads(1); from stylecam.pipeline.app.cli import main; main()" \
-        train "${PAINTINGS[@]}" "${COMMON[@]}" "$@"
+train_1core() {  # `stylecam train` on one core: the other one runs the twin stage or lane
+    OMP_NUM_THREADS=1 "$PY" -c "import torch; torch.set_num_threads(1); from stylecam.pipeline.app.cli import main; main()" train "$@"
+}
+
+train() {  # all eight paintings at once
+    train_1core "${PAINTINGS[@]}" "${COMMON[@]}" "$@"
 }
 
 train_one() {  # NAME, then train's options: that painting alone, one core
     local name=$1 i; shift
     for i in "${!NAMES[@]}"; do [ "${NAMES[$i]}" = "$name" ] && break; done
     [ "${NAMES[$i]}" = "$name" ] || fail "not one of the eight paintings: $name"
-    OMP_NUM_THREADS=1 "$PY" -c "import torch; torch.set_num_threads(1); from stylecam.pipeline.app.cli import main; main()" \
-        train --style-image "$S/${FILES[$i]}" "${COMMON[@]}" "${PERCEPTUAL[@]}" --style-weight "${SPEC_STYLE_WEIGHT[$name]:-1.0}" \
+    train_1core --style-image "$S/${FILES[$i]}" "${COMMON[@]}" "${PERCEPTUAL[@]}" --style-weight "${SPEC_STYLE_WEIGHT[$name]:-1.0}" \
         --image-size 128 "$@"
 }
 
@@ -99,16 +102,16 @@ specialize_tw() {  # NAME: the temporal fine-tune of its own-trunk network (stag
 }
 
 fast_specialize() {  # NAME: its fast-plain member with skips on a trunk of its own, then its temporal fine-tune
-    local name=$1 fast=(--arch fast_net --blocks 3 --skips)
-    train_one "$name" "${fast[@]}" --style-name "$name-plain-fast" --save-model-dir "$WORK/fast-spec/$name" \
+    local name=$1
+    train_one "$name" "${FAST_SKIPS[@]}" --style-name "$name-plain-fast" --save-model-dir "$WORK/fast-spec/$name" \
         --init "$WORK/fast-plain/members/$name.safetensors" --style-weight "${FAST_STYLE_WEIGHT[$name]:-1.0}" \
         --steps "${STEPS_FAST_SPEC:-1500}" --decay-steps 300 --lr 3e-4 --checkpoint-every 500 > "$WORK/fast-spec-$name.log" 2>&1
     fast_specialize_tw "$name"
 }
 
 fast_specialize_tw() {  # NAME: likewise for its fast network (stage fast-specialize-tw)
-    local name=$1 fast=(--arch fast_net --blocks 3 --skips)
-    train_one "$name" "${fast[@]}" --style-name "$name-fast-tw1000" --save-model-dir "$WORK/fast-spec-tw/$name" \
+    local name=$1
+    train_one "$name" "${FAST_SKIPS[@]}" --style-name "$name-fast-tw1000" --save-model-dir "$WORK/fast-spec-tw/$name" \
         --init "$WORK/fast-spec/$name/$name-plain-fast.safetensors" \
         --style-weight "$(tw_style_weight "${FAST_STYLE_WEIGHT[$name]:-1.0}")" \
         --steps "${STEPS_TW:-400}" --decay-steps 100 --lr 1e-4 --temporal-weight 1000 --still-fraction 0.5 \
@@ -174,7 +177,7 @@ for stage in "$@"; do
     fast-specialize-tw) in_lanes fast_specialize_tw "${FAST_SPECIALIZE[@]}" ;;
     blend)
         mkdir -p "$WORK/zoo"
-        members
+        if wanted half; then members; fi
         for name in "${NAMES[@]}"; do
             if wanted half; then
                 read -r tw plain _ _ <<< "$(half_networks "$name")"
