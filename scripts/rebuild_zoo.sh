@@ -15,8 +15,11 @@
 #   fast-specialize  for every painting: its fast-plain member fine-tuned alone with skips (models/fast_net.py),
 #               on a trunk of its own (NAME-plain-fast), then its own temporal fine-tune (docs/benchmarks.md,
 #               "Fast networks with skips")
+#   refine, fast-refine  for the paintings in SPEC_REFINE / FAST_REFINE: a second round of their plain network
+#               (half width / fast), then (instead of after the first round) its temporal fine-tune
 #   specialize-tw, fast-specialize-tw  only the second run of each (the temporal fine-tune), from the first's result
-#   blend       per painting NAME = 0.5 tw + 0.5 plain, NAME-fast = 0.7 fast-tw + 0.3 plain-fast (TW, FAST_TW);
+#   blend       per painting NAME = 0.5 tw + 0.5 plain, NAME-fast = 0.7 fast-tw + 0.3 plain-fast (TW, FAST_TW, and
+#               TW_SHARE, FAST_TW_SHARE where a painting differs);
 #               for a specialised painting, tw and plain are its own two fine-tunes
 #   ship        every network into models/zoo/ with its card and gallery row (scripts/ship_style.py)
 # The painting is at 512 px throughout; `tw`, `distill` and the specialising fine-tunes train on 128 px crops
@@ -53,6 +56,11 @@ FAST=(--arch fast_net --blocks 3)
 FAST_SKIPS=("${FAST[@]}" --skips)  # the fast networks fine-tuned alone (models/fast_net.py)
 TW=${TW:-0.5}            # the temporal fine-tune's share of NAME (docs/benchmarks.md, "Why still-camera pairs and blends")
 FAST_TW=${FAST_TW:-0.7}  # and of NAME-fast
+# Per painting where its temporal network's E_warp has room for less of it (docs/benchmarks.md, "Per-painting blends"):
+# composition_vii's NAME at 0.5 was 0.03 % above its style limit; at 0.4 its E_warp is at most 0.57x its twin's.
+declare -A TW_SHARE=([composition_vii]=0.4)
+# shipwreck_of_the_minotaur's fast one is its temporal fine-tune alone: at 0.7 its E_warp on the office clip was 0.63x.
+declare -A FAST_TW_SHARE=([shipwreck_of_the_minotaur]=1)
 KINDS=${KINDS:-half fast}
 # The paintings whose half-width networks get a trunk of their own (the_scream's and night_cafe's `-plain`
 # networks were inside their box without it), and the style weight of each one's fine-tunes where it is
@@ -60,8 +68,20 @@ KINDS=${KINDS:-half fast}
 read -r -a SPECIALIZE <<< "${SPECIALIZE:-great_wave composition_vii udnie shipwreck_of_the_minotaur wheat_field starry_night}"
 read -r -a FAST_SPECIALIZE <<< "${FAST_SPECIALIZE:-${NAMES[*]}}"
 declare -A SPEC_STYLE_WEIGHT=([starry_night]=1.5 [great_wave]=1.5 [composition_vii]=1.4)
+# A second round of 2000 steps for these half-width ones, at these style weights (stage refine)
+read -r -a SPEC_REFINE <<< "${SPEC_REFINE:-great_wave wheat_field}"
+declare -A SPEC_REFINE_WEIGHT=([great_wave]=1.5 [wheat_field]=1.3)
 # The same for the fast networks with skips, whose content loss falls furthest (starry_night's had the most room)
 declare -A FAST_STYLE_WEIGHT=([starry_night]=2.5 [great_wave]=2 [composition_vii]=1.8 [udnie]=1.2)
+# A second round of 1500 steps for the fast networks still outside their box after the first (whose losses were
+# still falling), at these style weights (docs/benchmarks.md, "A second round and a lighter temporal loss").
+read -r -a FAST_REFINE <<< "${FAST_REFINE:-great_wave shipwreck_of_the_minotaur starry_night udnie}"
+declare -A FAST_REFINE_WEIGHT=([great_wave]=2 [shipwreck_of_the_minotaur]=1.3 [starry_night]=2 [udnie]=1.8)
+# The temporal weight of a fast painting's temporal fine-tune where it is not 1000: at 1000 E_warp came to
+# 0.16-0.47x the twin's, far under the 0.6x target, at the most cost in style; and its style weight where it
+# is not 1.5x the plain run's.
+declare -A FAST_TEMPORAL_WEIGHT=([great_wave]=500 [starry_night]=500 [shipwreck_of_the_minotaur]=500 [wheat_field]=500)
+declare -A FAST_TW_STYLE_WEIGHT=([great_wave]=6 [starry_night]=4.5 [shipwreck_of_the_minotaur]=3 [wheat_field]=2)
 mkdir -p "$WORK"
 
 train_1core() {  # `stylecam train` on one core: the other one runs the twin stage or lane
@@ -84,7 +104,25 @@ specialize() {  # NAME: its own trunk (2000 steps from BASE's member), then the 
     local name=$1
     train_one "$name" --style-name "$name-plain" --save-model-dir "$WORK/spec/$name" --init "$WORK/plain/$name.safetensors" \
         --steps "${STEPS_SPEC:-2000}" --decay-steps 300 --lr 2e-4 --checkpoint-every 500 > "$WORK/spec-$name.log" 2>&1
+    # a painting that gets a second round has its temporal fine-tune after that one
+    [[ " ${SPEC_REFINE[*]} " == *" $name "* ]] || specialize_tw "$name"
+}
+
+refine() {  # NAME: the second round of its half-width network, then its temporal fine-tune
+    local name=$1
+    train_one "$name" --style-name "$name-plain" --save-model-dir "$WORK/spec-refine/$name" \
+        --init "$WORK/spec/$name/$name-plain.safetensors" --style-weight "${SPEC_REFINE_WEIGHT[$name]:-1.0}" \
+        --steps "${STEPS_SPEC:-2000}" --decay-steps 300 --lr 2e-4 --checkpoint-every 500 > "$WORK/spec-refine-$name.log" 2>&1
     specialize_tw "$name"
+}
+
+# A painting's half-width plain network: (checkpoint, folder of its run, its style weight); the second round's where there is one
+half_plain() {
+    if [ -f "$WORK/spec-refine/$1/$1-plain.safetensors" ]; then
+        echo "$WORK/spec-refine/$1/$1-plain.safetensors $WORK/spec-refine/$1 ${SPEC_REFINE_WEIGHT[$1]:-1.0}"
+    else
+        echo "$WORK/spec/$1/$1-plain.safetensors $WORK/spec/$1 ${SPEC_STYLE_WEIGHT[$1]:-1.0}"
+    fi
 }
 
 # The temporal loss costs style (fast_net, the_scream: 0.313 -> 0.406 at the plain run's style weight); the
@@ -95,9 +133,10 @@ declare -A SPEC_TW_FACTOR=([shipwreck_of_the_minotaur]=1)
 tw_style_weight() { awk "BEGIN { print ${2:-1.5} * $1 }"; }  # WEIGHT [FACTOR]
 
 specialize_tw() {  # NAME: the temporal fine-tune of its own-trunk network (stage specialize-tw redoes only this)
-    local name=$1
+    local name=$1 plain weight
+    read -r plain _ weight <<< "$(half_plain "$name")"
     train_one "$name" --style-name "$name-tw1000" --save-model-dir "$WORK/spec-tw/$name" \
-        --init "$WORK/spec/$name/$name-plain.safetensors" --style-weight "$(tw_style_weight "${SPEC_STYLE_WEIGHT[$name]:-1.0}" "${SPEC_TW_FACTOR[$name]:-1.5}")" \
+        --init "$plain" --style-weight "$(tw_style_weight "$weight" "${SPEC_TW_FACTOR[$name]:-1.5}")" \
         --steps "${STEPS_TW:-400}" --decay-steps 100 --lr 1e-4 --temporal-weight 1000 --still-fraction 0.5 > "$WORK/spec-tw-$name.log" 2>&1
 }
 
@@ -106,16 +145,35 @@ fast_specialize() {  # NAME: its fast-plain member with skips on a trunk of its 
     train_one "$name" "${FAST_SKIPS[@]}" --style-name "$name-plain-fast" --save-model-dir "$WORK/fast-spec/$name" \
         --init "$WORK/fast-plain/members/$name.safetensors" --style-weight "${FAST_STYLE_WEIGHT[$name]:-1.0}" \
         --steps "${STEPS_FAST_SPEC:-1500}" --decay-steps 300 --lr 3e-4 --checkpoint-every 500 > "$WORK/fast-spec-$name.log" 2>&1
+    # a painting that gets a second round has its temporal fine-tune after that one
+    [[ " ${FAST_REFINE[*]} " == *" $name "* ]] || fast_specialize_tw "$name"
+}
+
+fast_refine() {  # NAME: the second round of its fast network with skips, then its temporal fine-tune
+    local name=$1
+    train_one "$name" "${FAST_SKIPS[@]}" --style-name "$name-plain-fast" --save-model-dir "$WORK/fast-refine/$name" \
+        --init "$WORK/fast-spec/$name/$name-plain-fast.safetensors" --style-weight "${FAST_REFINE_WEIGHT[$name]:-1.0}" \
+        --steps "${STEPS_FAST_SPEC:-1500}" --decay-steps 300 --lr 2e-4 --checkpoint-every 500 > "$WORK/fast-refine-$name.log" 2>&1
     fast_specialize_tw "$name"
 }
 
-fast_specialize_tw() {  # NAME: likewise for its fast network (stage fast-specialize-tw)
-    local name=$1
-    train_one "$name" "${FAST_SKIPS[@]}" --style-name "$name-fast-tw1000" --save-model-dir "$WORK/fast-spec-tw/$name" \
-        --init "$WORK/fast-spec/$name/$name-plain-fast.safetensors" \
-        --style-weight "$(tw_style_weight "${FAST_STYLE_WEIGHT[$name]:-1.0}")" \
-        --steps "${STEPS_TW:-400}" --decay-steps 100 --lr 1e-4 --temporal-weight 1000 --still-fraction 0.5 \
-        > "$WORK/fast-spec-tw-$name.log" 2>&1
+# A painting's fast plain network: (checkpoint, folder of its run, its style weight); the second round's where there is one
+fast_plain() {
+    if [ -f "$WORK/fast-refine/$1/$1-plain-fast.safetensors" ]; then
+        echo "$WORK/fast-refine/$1/$1-plain-fast.safetensors $WORK/fast-refine/$1 ${FAST_REFINE_WEIGHT[$1]:-1.0}"
+    else
+        echo "$WORK/fast-spec/$1/$1-plain-fast.safetensors $WORK/fast-spec/$1 ${FAST_STYLE_WEIGHT[$1]:-1.0}"
+    fi
+}
+
+fast_specialize_tw() {  # NAME: the temporal fine-tune of its fast plain network (stage fast-specialize-tw)
+    local name=$1 plain weight
+    read -r plain _ weight <<< "$(fast_plain "$name")"
+    train_one "$name" "${FAST_SKIPS[@]}" --style-name "$name-fast-tw${FAST_TEMPORAL_WEIGHT[$name]:-1000}" \
+        --save-model-dir "$WORK/fast-spec-tw/$name" --init "$plain" \
+        --style-weight "${FAST_TW_STYLE_WEIGHT[$name]:-$(tw_style_weight "$weight")}" \
+        --steps "${STEPS_TW:-400}" --decay-steps 100 --lr 1e-4 --temporal-weight "${FAST_TEMPORAL_WEIGHT[$name]:-1000}" \
+        --still-fraction 0.5 > "$WORK/fast-spec-tw-$name.log" 2>&1
 }
 
 in_lanes() {  # FUNCTION NAME...: the names in two lanes side by side; a failed run stops the rebuild
@@ -137,7 +195,9 @@ members() {  # BASE's own eight as ordinary networks: the NAME-plain networks of
 # The half-width networks of a painting: (temporal fine-tune, plain network, plain network's training log).
 half_networks() {
     if [ -f "$WORK/spec/$1/$1-plain.safetensors" ]; then
-        echo "$WORK/spec-tw/$1/$1-tw1000.safetensors $WORK/spec/$1/$1-plain.safetensors $WORK/spec/$1 $WORK/spec-tw/$1"
+        local plain folder
+        read -r plain folder _ <<< "$(half_plain "$1")"
+        echo "$WORK/spec-tw/$1/$1-tw1000.safetensors $plain $folder $WORK/spec-tw/$1"
     else
         echo "$WORK/tw/members/$1.safetensors $WORK/plain/$1.safetensors $(dirname "$BASE") $WORK/tw"
     fi
@@ -146,7 +206,9 @@ half_networks() {
 # The fast networks of a painting, likewise: its own two fine-tunes with skips where fast-specialize made them
 fast_networks() {
     if [ -f "$WORK/fast-spec/$1/$1-plain-fast.safetensors" ]; then
-        echo "$WORK/fast-spec-tw/$1/$1-fast-tw1000.safetensors $WORK/fast-spec/$1/$1-plain-fast.safetensors $WORK/fast-spec/$1 $WORK/fast-spec-tw/$1"
+        local plain folder
+        read -r plain folder _ <<< "$(fast_plain "$1")"
+        echo "$WORK/fast-spec-tw/$1/$1-fast-tw${FAST_TEMPORAL_WEIGHT[$1]:-1000}.safetensors $plain $folder $WORK/fast-spec-tw/$1"
     else
         echo "$WORK/fast-tw/members/$1.safetensors $WORK/fast-plain/members/$1.safetensors $WORK/fast-plain $WORK/fast-tw"
     fi
@@ -175,19 +237,27 @@ for stage in "$@"; do
     specialize-tw) in_lanes specialize_tw "${SPECIALIZE[@]}" ;;
     fast-specialize) in_lanes fast_specialize "${FAST_SPECIALIZE[@]}" ;;
     fast-specialize-tw) in_lanes fast_specialize_tw "${FAST_SPECIALIZE[@]}" ;;
+    refine) in_lanes refine "${SPEC_REFINE[@]}" ;;
+    fast-refine) in_lanes fast_refine "${FAST_REFINE[@]}" ;;
     blend)
         mkdir -p "$WORK/zoo"
         if wanted half; then members; fi
         for name in "${NAMES[@]}"; do
             if wanted half; then
                 read -r tw plain _ _ <<< "$(half_networks "$name")"
-                "$PY" -m stylecam.pipeline.app.cli blend "$tw:$TW" "$plain:$(awk "BEGIN { print 1 - $TW }")" -o "$WORK/zoo/$name.safetensors"
+                share=${TW_SHARE[$name]:-$TW}
+                "$PY" -m stylecam.pipeline.app.cli blend "$tw:$share" "$plain:$(awk "BEGIN { print 1 - $share }")" -o "$WORK/zoo/$name.safetensors"
                 cp "$plain" "$WORK/zoo/$name-plain.safetensors"
             fi
             if wanted fast; then
                 read -r fast_tw fast_plain _ _ <<< "$(fast_networks "$name")"
-                "$PY" -m stylecam.pipeline.app.cli blend "$fast_tw:$FAST_TW" "$fast_plain:$(awk "BEGIN { print 1 - $FAST_TW }")" \
-                    -o "$WORK/zoo/$name-fast.safetensors"
+                share=${FAST_TW_SHARE[$name]:-$FAST_TW}
+                if [ "$share" = 1 ]; then
+                    cp "$fast_tw" "$WORK/zoo/$name-fast.safetensors"
+                else
+                    "$PY" -m stylecam.pipeline.app.cli blend "$fast_tw:$share" "$fast_plain:$(awk "BEGIN { print 1 - $share }")" \
+                        -o "$WORK/zoo/$name-fast.safetensors"
+                fi
                 cp "$fast_plain" "$WORK/zoo/$name-plain-fast.safetensors"
             fi
         done ;;
@@ -198,15 +268,23 @@ for stage in "$@"; do
             # a specialised network's card starts where its own runs started
             member="painting $((i + 1)) of the 8-painting network"
             history="" fast_history=""
-            [ "$plain_log" = "$WORK/spec/${NAMES[$i]}" ] && history="$member \`$(basename "$BASE" .safetensors)\` (conditional instance norm, train/runs/README.md), taken out as an ordinary network"
-            [ "$fast_plain_log" = "$WORK/fast-spec/${NAMES[$i]}" ] && fast_history="$member \`paintings8-plain-fast\` (conditional instance norm, the \`fast-plain\` stage of scripts/rebuild_zoo.sh), taken out as an ordinary network and given skips (models/fast_net.py)"
+            half_member="$member \`$(basename "$BASE" .safetensors)\` (conditional instance norm, train/runs/README.md), taken out as an ordinary network"
+            case $plain_log in
+                "$WORK/spec/${NAMES[$i]}") history=$half_member ;;
+                "$WORK/spec-refine/${NAMES[$i]}") history="$half_member, fine-tuned alone for ${STEPS_SPEC:-2000} steps at style weight ${SPEC_STYLE_WEIGHT[${NAMES[$i]}]:-1.0} (the \`specialize\` stage)" ;;
+            esac
+            fast_member="$member \`paintings8-plain-fast\` (conditional instance norm, the \`fast-plain\` stage of scripts/rebuild_zoo.sh), taken out as an ordinary network and given skips (models/fast_net.py)"
+            case $fast_plain_log in
+                "$WORK/fast-spec/${NAMES[$i]}") fast_history=$fast_member ;;
+                "$WORK/fast-refine/${NAMES[$i]}") fast_history="$fast_member, fine-tuned alone for ${STEPS_FAST_SPEC:-1500} steps at style weight ${FAST_STYLE_WEIGHT[${NAMES[$i]}]:-1.0} (the \`fast-specialize\` stage)" ;;
+            esac
             for pair in ":$tw_log" "-fast:$fast_tw_log" "-plain:$plain_log" "-plain-fast:$fast_plain_log"; do
                 suffix=${pair%%:*}
                 case $suffix in *fast) wanted fast || continue ;; *) wanted half || continue ;; esac
                 case $suffix in  # a temporal network's card names its plain twin, whose card has the run before
-                    "") card_history=${history:+$history and fine-tuned alone, on a trunk of its own, into \`${NAMES[$i]}-plain\` (its card has that run)} ;;
+                    "") card_history=${history:+$half_member and fine-tuned alone, on a trunk of its own, into \`${NAMES[$i]}-plain\` (its card has that run)} ;;
                     -plain) card_history=$history ;;
-                    -fast) card_history=${fast_history:+$fast_history and fine-tuned alone, on a trunk of its own, into \`${NAMES[$i]}-plain-fast\` (its card has that run)} ;;
+                    -fast) card_history=${fast_history:+$fast_member and fine-tuned alone, on a trunk of its own, into \`${NAMES[$i]}-plain-fast\` (its card has that run)} ;;
                     -plain-fast) card_history=$fast_history ;;
                 esac
                 # shellcheck disable=SC2086  # the JSON lists are space-separated on purpose
@@ -219,7 +297,7 @@ for stage in "$@"; do
     all)
         "$0" "$BASE" tw & twin=$!; "$0" "$BASE" distill; wait "$twin"
         "$0" "$BASE" fast-plain & twin=$!; "$0" "$BASE" fast-tw; wait "$twin"
-        "$0" "$BASE" specialize fast-specialize blend ship ;;
-    *) echo "unknown stage: $stage (all, tw, distill, fast-plain, fast-tw, specialize, specialize-tw, fast-specialize, fast-specialize-tw, blend, ship)" >&2; exit 2 ;;
+        "$0" "$BASE" specialize refine fast-specialize fast-refine blend ship ;;
+    *) echo "unknown stage: $stage (all, tw, distill, fast-plain, fast-tw, specialize, specialize-tw, refine, fast-specialize, fast-specialize-tw, fast-refine, blend, ship)" >&2; exit 2 ;;
     esac
 done
