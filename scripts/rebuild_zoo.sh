@@ -56,7 +56,7 @@ FAST=(--arch fast_net --blocks 3)
 FAST_SKIPS=("${FAST[@]}" --skips)  # the fast networks fine-tuned alone (models/fast_net.py)
 TW=${TW:-0.5}            # the temporal fine-tune's share of NAME (docs/benchmarks.md, "Why still-camera pairs and blends")
 FAST_TW=${FAST_TW:-0.7}  # and of NAME-fast
-# Per painting where its temporal network's E_warp has room for less of it (docs/benchmarks.md, "Per-painting blends"):
+# Per painting where its temporal network's E_warp has room for less of it (docs/benchmarks.md, "A second round and a lighter temporal loss"):
 # composition_vii's NAME at 0.5 was 0.03 % above its style limit; at 0.4 its E_warp is at most 0.57x its twin's.
 declare -A TW_SHARE=([composition_vii]=0.4)
 # shipwreck_of_the_minotaur's fast one is its temporal fine-tune alone: at 0.7 its E_warp on the office clip was 0.63x.
