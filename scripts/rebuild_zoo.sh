@@ -84,6 +84,8 @@ declare -A FAST_TEMPORAL_WEIGHT=([great_wave]=500 [starry_night]=500 [shipwreck_
 declare -A FAST_TW_STYLE_WEIGHT=([great_wave]=6 [starry_night]=4.5 [shipwreck_of_the_minotaur]=3 [wheat_field]=2)
 mkdir -p "$WORK"
 
+listed() { local word=$1; shift; [[ " $* " == *" $word "* ]]; }  # WORD LIST...: whether WORD is one of LIST
+
 train_1core() {  # `stylecam train` on one core: the other one runs the twin stage or lane
     OMP_NUM_THREADS=1 "$PY" -c "import torch; torch.set_num_threads(1); from stylecam.pipeline.app.cli import main; main()" train "$@"
 }
@@ -105,7 +107,7 @@ specialize() {  # NAME: its own trunk (2000 steps from BASE's member), then the 
     train_one "$name" --style-name "$name-plain" --save-model-dir "$WORK/spec/$name" --init "$WORK/plain/$name.safetensors" \
         --steps "${STEPS_SPEC:-2000}" --decay-steps 300 --lr 2e-4 --checkpoint-every 500 > "$WORK/spec-$name.log" 2>&1
     # a painting that gets a second round has its temporal fine-tune after that one
-    [[ " ${SPEC_REFINE[*]} " == *" $name "* ]] || specialize_tw "$name"
+    listed "$name" "${SPEC_REFINE[@]}" || specialize_tw "$name"
 }
 
 refine() {  # NAME: the second round of its half-width network, then its temporal fine-tune
@@ -146,7 +148,7 @@ fast_specialize() {  # NAME: its fast-plain member with skips on a trunk of its 
         --init "$WORK/fast-plain/members/$name.safetensors" --style-weight "${FAST_STYLE_WEIGHT[$name]:-1.0}" \
         --steps "${STEPS_FAST_SPEC:-1500}" --decay-steps 300 --lr 3e-4 --checkpoint-every 500 > "$WORK/fast-spec-$name.log" 2>&1
     # a painting that gets a second round has its temporal fine-tune after that one
-    [[ " ${FAST_REFINE[*]} " == *" $name "* ]] || fast_specialize_tw "$name"
+    listed "$name" "${FAST_REFINE[@]}" || fast_specialize_tw "$name"
 }
 
 fast_refine() {  # NAME: the second round of its fast network with skips, then its temporal fine-tune
@@ -214,7 +216,8 @@ fast_networks() {
     fi
 }
 
-wanted() { [[ " $KINDS " == *" $1 "* ]]; }  # blend and ship: KINDS="half fast" (default), or one of the two
+# shellcheck disable=SC2086  # KINDS is a space-separated list on purpose
+wanted() { listed "$1" $KINDS; }  # blend and ship: KINDS="half fast" (default), or one of the two
 
 for stage in "$@"; do
     echo "== $stage ($(date -u +%H:%M))"
