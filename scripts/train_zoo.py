@@ -5,8 +5,8 @@
 
 For each of the eight paintings of ../shared/data/styles, in turn, with the time shared out in advance:
   1. NAME-full: Johnson's network at full width, 256 px crops, batch 8, the perceptual loss, started from the
-     shipped NAME-plain-full where there is one (else from starry_night-plain-full: a trained start converges
-     far sooner than a random one);
+     shipped NAME-plain widened to full width, computing the same function (models/widen.py: a trained start
+     converges far sooner than a random one);
   2. NAME and NAME-fast: the half-width network and fast_net (with skips) distilled from it (no VGG: cheap).
 Each run stops at its share of --minutes (stylecam train --max-minutes). OUT gets every network in float16
 (24 files, about 35 MB) and zoo_summary.json; a later lease continues from them with `--init-dir` (a lent
@@ -50,8 +50,7 @@ ZOO = ROOT / "models" / "zoo"
 
 
 def start_for(name: str) -> Path:
-    own = ZOO / f"{name}-plain-full.safetensors"
-    return own if own.is_file() else ZOO / "starry_night-plain-full.safetensors"
+    return ZOO / f"{name}-plain.safetensors"  # half width: TrainConfig(width=32) widens it on loading
 
 
 def main() -> int:

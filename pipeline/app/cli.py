@@ -89,7 +89,7 @@ SHARED_OPTIONS: dict[str, tuple[tuple[str, ...], dict]] = {
         "Inference backend; auto: on a CPU the faster of openvino and onnxruntime, timed at start on this CPU; torch on GPUs."))),
     "network": (("--network",), dict(type=click.Choice(NETWORK_CHOICES), help=(
         "Which network of the style: fast (fast_net, for CPUs), half (Johnson's at half width), full (Johnson's at full "
-        "width); auto: fast on the CPU, half on MPS, full on CUDA."))),
+        "width); auto: fast on the CPU, half on MPS, full on CUDA where the style has one (else half)."))),
     "workers": (("--workers",), dict(type=click.IntRange(min=0), help="Frames in inference at once (0: one per core on a CPU, 1 on a GPU).")),
     "threads": (("--threads",), dict(type=click.IntRange(min=0), help="Intra-op threads of each inference worker (0: the cores split between them).")),
     "precision": (("--precision",), dict(type=click.Choice(PRECISION_CHOICES), help=(
