@@ -50,6 +50,20 @@ def primary_training(training: dict) -> dict:
     return training
 
 
+def part_trainings(training: dict) -> list[dict]:
+    """The training facts of every network a checkpoint was made from: itself, or each part of a blend
+    (followed down through blends of blends)."""
+    if not training.get("blend"):
+        return [training]
+    return [leaf for part in training["blend"] for leaf in part_trainings(part["training"])]
+
+
+def with_temporal_loss(training: dict) -> bool:
+    """Whether any network a checkpoint was made from was trained with the temporal loss (a blend of two
+    plain rounds has none; a temporal fine-tune blended with its plain start has one)."""
+    return any(t.get("temporal_weight") for t in part_trainings(training))
+
+
 def blend_states(parts: list[tuple[Checkpoint, float]]) -> dict[str, torch.Tensor]:
     """sum_i w_i * state_i, computed in float64 so the blend of a network with itself is that network."""
     if len(parts) < 2:

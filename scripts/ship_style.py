@@ -25,7 +25,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from stylecam.models.blend import primary_training  # noqa: E402
+from stylecam.models.blend import primary_training, with_temporal_loss  # noqa: E402
 from stylecam.models.checkpoint import load_checkpoint  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
@@ -164,7 +164,8 @@ def _fine_tune_text(t: dict) -> str:
               else f"from `{Path(t['init']).stem}`")
     return (f"{t.get('steps')} steps {origin} at lr {t.get('lr')}"
             + (f" (the last {t['decay_steps']} decaying to {t.get('decay_to')}×)" if t.get("decay_steps") else "")
-            + f", style weight {t.get('style_weight')}, temporal weight {t.get('temporal_weight')}"
+            + f", style weight {t.get('style_weight')}"
+            + (f", temporal weight {t['temporal_weight']}" if t.get("temporal_weight") else ", no temporal loss")
             + (f" ({t['still_fraction']:.0%} still-camera pairs)" if t.get("still_fraction") else ""))
 
 
@@ -192,7 +193,7 @@ def style_cfg_for(name: str, ckpt) -> dict:
     training = primary_training(ckpt.training)
     painting = training.get("style_image", "")
     return {"style": variant, "network": {"-fast": "fast", "-full": "full"}.get(suffix, "half"),
-            "temporal": bool(training.get("temporal_weight")) or bool(ckpt.training.get("blend")),
+            "temporal": with_temporal_loss(ckpt.training),
             "reference": variant.endswith("-plain"),
             "painting": {"file": painting, "credit": CREDITS.get(painting, "")}}
 

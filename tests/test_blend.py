@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from stylecam.models.blend import BlendError, blend_states, blend_weights, parse_part, primary_training
+from stylecam.models.blend import (BlendError, blend_states, blend_weights, parse_part, part_trainings, primary_training,
+                                   with_temporal_loss)
 from stylecam.models.checkpoint import load_checkpoint
 from stylecam.models.styles import ZOO
 from tests.test_cli_errors import assert_clean_failure, stylecam
@@ -40,6 +41,16 @@ def test_primary_training_follows_first_parts():
     inner = {"blend": [{"network": "x", "weight": 0.5, "training": {"steps": 7}}]}
     assert primary_training({"blend": [{"network": "b", "weight": 1.0, "training": inner}]}) == {"steps": 7}
     assert primary_training({"steps": 3}) == {"steps": 3}
+
+
+def test_a_blend_is_temporal_when_any_of_its_parts_is():
+    plain_rounds = {"blend": [{"network": "a-plain", "weight": 0.5, "training": {"steps": 2000, "temporal_weight": 0}},
+                              {"network": "a-plain-round1", "weight": 0.5, "training": {"steps": 2000}}]}
+    temporal = {"blend": [{"network": "a-tw", "weight": 0.5, "training": {"steps": 400, "temporal_weight": 1000}},
+                          {"network": "a-plain", "weight": 0.5, "training": plain_rounds}]}
+    assert [t["steps"] for t in part_trainings(temporal)] == [400, 2000, 2000]
+    assert not with_temporal_loss(plain_rounds) and with_temporal_loss(temporal)
+    assert with_temporal_loss({"temporal_weight": 500}) and not with_temporal_loss({"steps": 3})
 
 
 def test_blend_refuses_other_architectures():
