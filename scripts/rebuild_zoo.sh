@@ -17,6 +17,8 @@
 #               "Fast networks with skips")
 #   refine, fast-refine  for the paintings in SPEC_REFINE / FAST_REFINE: a second round of their plain network
 #               (half width / fast), then (instead of after the first round) its temporal fine-tune
+#               (and for those in SPEC_REFINE_MEAN, NAME-plain is the mean of the two rounds: stage refine-mean alone);
+#               refine3 a third round for those in SPEC_REFINE3
 #   specialize-tw, fast-specialize-tw  only the second run of each (the temporal fine-tune), from the first's result
 #   blend       per painting NAME = 0.5 tw + 0.5 plain, NAME-fast = 0.7 fast-tw + 0.3 plain-fast (TW, FAST_TW, and
 #               TW_SHARE, FAST_TW_SHARE where a painting differs);
@@ -71,6 +73,14 @@ declare -A SPEC_STYLE_WEIGHT=([starry_night]=1.5 [great_wave]=1.5 [composition_v
 # A second round of 2000 steps for these half-width ones, at these style weights (stage refine)
 read -r -a SPEC_REFINE <<< "${SPEC_REFINE:-great_wave wheat_field}"
 declare -A SPEC_REFINE_WEIGHT=([great_wave]=1.5 [wheat_field]=1.3)
+# NAME-plain as the weight-space mean of the two rounds, for the painting whose second round overshot: the
+# first was outside its box on style loss, the second on content loss, their mean is inside (0.5 x each).
+declare -A SPEC_REFINE_MEAN=([wheat_field]=0.5)
+# A third round of 1500 steps, from the second, for great_wave, whose second was still over on style loss; it
+# overshot to the content side, so NAME-plain is 0.3 x the third + 0.7 x the second (stage refine3).
+read -r -a SPEC_REFINE3 <<< "${SPEC_REFINE3:-great_wave}"
+declare -A SPEC_REFINE3_WEIGHT=([great_wave]=1.8)
+declare -A SPEC_REFINE3_MEAN=([great_wave]=0.3)
 # The same for the fast networks with skips, whose content loss falls furthest (starry_night's had the most room)
 declare -A FAST_STYLE_WEIGHT=([starry_night]=2.5 [great_wave]=2 [composition_vii]=1.8 [udnie]=1.2)
 # A second round of 1500 steps for the fast networks still outside their box after the first (whose losses were
@@ -81,7 +91,7 @@ declare -A FAST_REFINE_WEIGHT=([great_wave]=2 [shipwreck_of_the_minotaur]=1.3 [s
 # 0.16-0.47x the twin's, far under the 0.6x target, at the most cost in style; and its style weight where it
 # is not 1.5x the plain run's.
 declare -A FAST_TEMPORAL_WEIGHT=([great_wave]=500 [starry_night]=500 [shipwreck_of_the_minotaur]=500 [wheat_field]=500)
-declare -A FAST_TW_STYLE_WEIGHT=([great_wave]=6 [starry_night]=4.5 [shipwreck_of_the_minotaur]=3 [wheat_field]=2)
+declare -A FAST_TW_STYLE_WEIGHT=([great_wave]=6 [starry_night]=4.5 [shipwreck_of_the_minotaur]=3 [wheat_field]=2.6)
 mkdir -p "$WORK"
 
 listed() { local word=$1; shift; [[ " $* " == *" $word "* ]]; }  # WORD LIST...: whether WORD is one of LIST
@@ -115,16 +125,39 @@ refine() {  # NAME: the second round of its half-width network, then its tempora
     train_one "$name" --style-name "$name-plain" --save-model-dir "$WORK/spec-refine/$name" \
         --init "$WORK/spec/$name/$name-plain.safetensors" --style-weight "${SPEC_REFINE_WEIGHT[$name]:-1.0}" \
         --steps "${STEPS_SPEC:-2000}" --decay-steps 300 --lr 2e-4 --checkpoint-every 500 > "$WORK/spec-refine-$name.log" 2>&1
+    refine_mean "$name" "$WORK/spec-refine/$name" "$WORK/spec/$name" round1 "${SPEC_REFINE_MEAN[$name]:-}"
+    listed "$name" "${SPEC_REFINE3[@]}" || specialize_tw "$name"
+}
+
+refine3() {  # NAME: the third round of its half-width network, from the second, then its temporal fine-tune
+    local name=$1
+    train_one "$name" --style-name "$name-plain" --save-model-dir "$WORK/spec-refine3/$name" \
+        --init "$WORK/spec-refine/$name/$name-plain.safetensors" --style-weight "${SPEC_REFINE3_WEIGHT[$name]:-1.0}" \
+        --steps "${STEPS_SPEC_REFINE3:-1500}" --decay-steps 300 --lr 2e-4 --checkpoint-every 500 > "$WORK/spec-refine3-$name.log" 2>&1
+    refine_mean "$name" "$WORK/spec-refine3/$name" "$WORK/spec-refine/$name" round2 "${SPEC_REFINE3_MEAN[$name]:-}"
     specialize_tw "$name"
+}
+
+# NAME DIR PREVIOUS LABEL SHARE: where SHARE is set, DIR's NAME-plain-mean = SHARE x its round + the rest x the
+# round before (in PREVIOUS; copied in under a name of its own, LABEL, which its card shows)
+refine_mean() {
+    local name=$1 dir=$2 previous=$3 label=$4 share=$5
+    [ -n "$share" ] || return 0
+    cp "$previous/$name-plain.safetensors" "$dir/$name-plain-$label.safetensors"
+    "$PY" -m stylecam.pipeline.app.cli blend "$dir/$name-plain.safetensors:$share" \
+        "$dir/$name-plain-$label.safetensors:$(awk "BEGIN { print 1 - $share }")" -o "$dir/$name-plain-mean.safetensors" --style-name "$name-plain"
 }
 
 # A painting's half-width plain network: (checkpoint, folder of its run, its style weight); the second round's where there is one
 half_plain() {
-    if [ -f "$WORK/spec-refine/$1/$1-plain.safetensors" ]; then
-        echo "$WORK/spec-refine/$1/$1-plain.safetensors $WORK/spec-refine/$1 ${SPEC_REFINE_WEIGHT[$1]:-1.0}"
-    else
-        echo "$WORK/spec/$1/$1-plain.safetensors $WORK/spec/$1 ${SPEC_STYLE_WEIGHT[$1]:-1.0}"
-    fi
+    local round dir weight
+    for round in refine3 refine; do  # the last round's, or the mean of it and the one before
+        dir=$WORK/spec-$round/$1
+        if [ $round = refine3 ]; then weight=${SPEC_REFINE3_WEIGHT[$1]:-1.0}; else weight=${SPEC_REFINE_WEIGHT[$1]:-1.0}; fi
+        if [ -f "$dir/$1-plain-mean.safetensors" ]; then echo "$dir/$1-plain-mean.safetensors $dir $weight"; return; fi
+        if [ -f "$dir/$1-plain.safetensors" ]; then echo "$dir/$1-plain.safetensors $dir $weight"; return; fi
+    done
+    echo "$WORK/spec/$1/$1-plain.safetensors $WORK/spec/$1 ${SPEC_STYLE_WEIGHT[$1]:-1.0}"
 }
 
 # The temporal loss costs style (fast_net, the_scream: 0.313 -> 0.406 at the plain run's style weight); the
@@ -132,14 +165,23 @@ half_plain() {
 # (docs/benchmarks.md, "Fast networks with skips").
 # shipwreck_of_the_minotaur's half-width one keeps 1x: at 1.5x its E_warp on the office clip came to 0.61x its twin.
 declare -A SPEC_TW_FACTOR=([shipwreck_of_the_minotaur]=1)
+# The half-width temporal fine-tunes that go on for 800 more steps (docs/benchmarks.md, "Longer temporal
+# fine-tunes"): their style loss was still falling at step 400, and E_warp fell with it.
+read -r -a SPEC_TW_MORE <<< "${SPEC_TW_MORE:-great_wave starry_night shipwreck_of_the_minotaur wheat_field}"
 tw_style_weight() { awk "BEGIN { print ${2:-1.5} * $1 }"; }  # WEIGHT [FACTOR]
 
 specialize_tw() {  # NAME: the temporal fine-tune of its own-trunk network (stage specialize-tw redoes only this)
     local name=$1 plain weight
     read -r plain _ weight <<< "$(half_plain "$name")"
+    weight=$(tw_style_weight "$weight" "${SPEC_TW_FACTOR[$name]:-1.5}")
     train_one "$name" --style-name "$name-tw1000" --save-model-dir "$WORK/spec-tw/$name" \
-        --init "$plain" --style-weight "$(tw_style_weight "$weight" "${SPEC_TW_FACTOR[$name]:-1.5}")" \
+        --init "$plain" --style-weight "$weight" \
         --steps "${STEPS_TW:-400}" --decay-steps 100 --lr 1e-4 --temporal-weight 1000 --still-fraction 0.5 > "$WORK/spec-tw-$name.log" 2>&1
+    listed "$name" "${SPEC_TW_MORE[@]}" || return 0
+    # the style loss the temporal loss took was still coming back at step 400: 800 more steps, from there
+    train_one "$name" --style-name "$name-tw1000" --save-model-dir "$WORK/spec-tw/$name/more" \
+        --init "$WORK/spec-tw/$name/$name-tw1000.safetensors" --style-weight "$weight" \
+        --steps 800 --decay-steps 200 --lr 1e-4 --temporal-weight 1000 --still-fraction 0.5 > "$WORK/spec-tw-more-$name.log" 2>&1
 }
 
 fast_specialize() {  # NAME: its fast-plain member with skips on a trunk of its own, then its temporal fine-tune
@@ -159,7 +201,7 @@ fast_refine() {  # NAME: the second round of its fast network with skips, then i
     fast_specialize_tw "$name"
 }
 
-# A painting's fast plain network: (checkpoint, folder of its run, its style weight); the second round's where there is one
+# A painting's fast plain network: (checkpoint, folder of its run, its style weight); the last round's
 fast_plain() {
     if [ -f "$WORK/fast-refine/$1/$1-plain-fast.safetensors" ]; then
         echo "$WORK/fast-refine/$1/$1-plain-fast.safetensors $WORK/fast-refine/$1 ${FAST_REFINE_WEIGHT[$1]:-1.0}"
@@ -199,7 +241,9 @@ half_networks() {
     if [ -f "$WORK/spec/$1/$1-plain.safetensors" ]; then
         local plain folder
         read -r plain folder _ <<< "$(half_plain "$1")"
-        echo "$WORK/spec-tw/$1/$1-tw1000.safetensors $plain $folder $WORK/spec-tw/$1"
+        local tw=$WORK/spec-tw/$1
+        [ -f "$tw/more/$1-tw1000.safetensors" ] && tw=$tw/more  # the longer fine-tune where there is one
+        echo "$tw/$1-tw1000.safetensors $plain $folder $tw"
     else
         echo "$WORK/tw/members/$1.safetensors $WORK/plain/$1.safetensors $(dirname "$BASE") $WORK/tw"
     fi
@@ -241,6 +285,10 @@ for stage in "$@"; do
     fast-specialize) in_lanes fast_specialize "${FAST_SPECIALIZE[@]}" ;;
     fast-specialize-tw) in_lanes fast_specialize_tw "${FAST_SPECIALIZE[@]}" ;;
     refine) in_lanes refine "${SPEC_REFINE[@]}" ;;
+    refine3) in_lanes refine3 "${SPEC_REFINE3[@]}" ;;
+    refine-mean)  # the means alone, from rounds already trained
+        for name in "${SPEC_REFINE[@]}"; do refine_mean "$name" "$WORK/spec-refine/$name" "$WORK/spec/$name" round1 "${SPEC_REFINE_MEAN[$name]:-}"; done
+        for name in "${SPEC_REFINE3[@]}"; do refine_mean "$name" "$WORK/spec-refine3/$name" "$WORK/spec-refine/$name" round2 "${SPEC_REFINE3_MEAN[$name]:-}"; done ;;
     fast-refine) in_lanes fast_refine "${FAST_REFINE[@]}" ;;
     blend)
         mkdir -p "$WORK/zoo"
@@ -275,6 +323,7 @@ for stage in "$@"; do
             case $plain_log in
                 "$WORK/spec/${NAMES[$i]}") history=$half_member ;;
                 "$WORK/spec-refine/${NAMES[$i]}") history="$half_member, fine-tuned alone for ${STEPS_SPEC:-2000} steps at style weight ${SPEC_STYLE_WEIGHT[${NAMES[$i]}]:-1.0} (the \`specialize\` stage)" ;;
+                "$WORK/spec-refine3/${NAMES[$i]}") history="$half_member, fine-tuned alone for ${STEPS_SPEC:-2000} steps at style weight ${SPEC_STYLE_WEIGHT[${NAMES[$i]}]:-1.0} (the \`specialize\` stage) and ${STEPS_SPEC:-2000} more at ${SPEC_REFINE_WEIGHT[${NAMES[$i]}]:-1.0} (\`refine\`)" ;;
             esac
             fast_member="$member \`paintings8-plain-fast\` (conditional instance norm, the \`fast-plain\` stage of scripts/rebuild_zoo.sh), taken out as an ordinary network and given skips (models/fast_net.py)"
             case $fast_plain_log in
@@ -285,7 +334,9 @@ for stage in "$@"; do
                 suffix=${pair%%:*}
                 case $suffix in *fast) wanted fast || continue ;; *) wanted half || continue ;; esac
                 case $suffix in  # a temporal network's card names its plain twin, whose card has the run before
-                    "") card_history=${history:+$half_member and fine-tuned alone, on a trunk of its own, into \`${NAMES[$i]}-plain\` (its card has that run)} ;;
+                    "") card_history=${history:+$half_member and fine-tuned alone, on a trunk of its own, into \`${NAMES[$i]}-plain\` (its card has that run)}
+                        # a longer temporal fine-tune: the run below continued the first ${STEPS_TW:-400} steps of it
+                        [[ $tw_log == */more ]] && card_history+=", then its temporal fine-tune for ${STEPS_TW:-400} steps (the loss below), \`${NAMES[$i]}-tw1000\`" ;;
                     -plain) card_history=$history ;;
                     -fast) card_history=${fast_history:+$fast_member and fine-tuned alone, on a trunk of its own, into \`${NAMES[$i]}-plain-fast\` (its card has that run)} ;;
                     -plain-fast) card_history=$fast_history ;;
@@ -300,7 +351,7 @@ for stage in "$@"; do
     all)
         "$0" "$BASE" tw & twin=$!; "$0" "$BASE" distill; wait "$twin"
         "$0" "$BASE" fast-plain & twin=$!; "$0" "$BASE" fast-tw; wait "$twin"
-        "$0" "$BASE" specialize refine fast-specialize fast-refine blend ship ;;
-    *) echo "unknown stage: $stage (all, tw, distill, fast-plain, fast-tw, specialize, specialize-tw, refine, fast-specialize, fast-specialize-tw, fast-refine, blend, ship)" >&2; exit 2 ;;
+        "$0" "$BASE" specialize refine refine3 fast-specialize fast-refine blend ship ;;
+    *) echo "unknown stage: $stage (all, tw, distill, fast-plain, fast-tw, specialize, specialize-tw, refine, refine3, refine-mean, fast-specialize, fast-specialize-tw, fast-refine, blend, ship)" >&2; exit 2 ;;
     esac
 done
