@@ -43,14 +43,16 @@ class PersonSegmenter:
 
 def weights(probability: np.ndarray, target: str, size: tuple[int, int], feather: float) -> np.ndarray:
     """Per-pixel weight of the stylised frame at `size` (width, height): the target's probability, feathered
-    at the model's size, scaled up, with near-0 and near-1 snapped so the regions away from the edge are exact."""
-    p = probability if target == "person" else 1.0 - probability
+    at the model's size, scaled up, with near-0 and near-1 snapped so the regions away from the edge are exact.
+    The background's is 1 minus the person's after the snapping, so the two are exact complements (blurring
+    1 - p instead rounds differently, and a pixel at the threshold could fall in neither region or both)."""
+    p = probability
     if feather > 0:
         p = cv2.GaussianBlur(p, (0, 0), feather)
     p = cv2.resize(p, size, interpolation=cv2.INTER_LINEAR)
     p[p < 0.5 / 255] = 0.0
     p[p > 1 - 0.5 / 255] = 1.0
-    return p
+    return p if target == "person" else 1.0 - p
 
 
 def composite(styled: np.ndarray, original: np.ndarray, weight: np.ndarray) -> np.ndarray:

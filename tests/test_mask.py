@@ -35,7 +35,8 @@ def test_the_masked_out_region_is_the_input_exactly(person_frame, target):
     stage.open(Context())
     try:
         out = stage.process(Frame(styled.copy(), 0, original=person_frame)).data
-        w = weights(stage.segmenter(person_frame), target, (640, 360), stage.feather)
+        mask = stage.segmenter(person_frame)
+        w = weights(mask, target, (640, 360), stage.feather)
     finally:
         stage.close()
     kept, stylised = w == 0.0, w == 1.0
@@ -44,8 +45,10 @@ def test_the_masked_out_region_is_the_input_exactly(person_frame, target):
     assert np.array_equal(out[stylised], styled[stylised])
     expected = w[..., None] * styled + (1 - w[..., None]) * person_frame
     assert np.abs(out.astype(float) - expected).max() <= 1.0  # the feathered edge: a weighted blend
-    other = weights(PersonSegmenter()(person_frame), "background" if target == "person" else "person", (640, 360), 2.0)
-    assert np.array_equal(other == 1.0, kept)  # person and background are each other's complement
+    # person and background are each other's complement (on one mask: a second segmenter's run may differ in
+    # the last bits of its probabilities, with its own thread layout, and so in the pixels at the threshold)
+    other = weights(mask, "background" if target == "person" else "person", (640, 360), stage.feather)
+    assert np.array_equal(other == 1.0, kept)
 
 
 def test_the_s_key_cycles_person_background_everything(person_frame):
