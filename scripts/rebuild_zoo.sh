@@ -4,7 +4,7 @@
 #   scripts/rebuild_zoo.sh BASE all           BASE: e.g. train/runs/paintings8/paintings8_step011950_decayed.safetensors
 #   scripts/rebuild_zoo.sh BASE STAGE...      one stage or a few, in order
 #
-# `all` is every stage, two runs side by side where they can be (about 3 hours on 2 cores). The stages, in
+# `all` is every stage, two runs side by side where they can be (about 3.5 hours on 2 cores). The stages, in
 # order (each one's inputs are the earlier ones' outputs under $WORK):
 #   tw          temporal fine-tune of all eight paintings at once (the temporal half-width members)
 #   distill     an eight-painting fast_net pulled towards BASE's outputs (pixel loss, no VGG: cheap)
@@ -148,7 +148,7 @@ refine_mean() {
         "$dir/$name-plain-$label.safetensors:$(awk "BEGIN { print 1 - $share }")" -o "$dir/$name-plain-mean.safetensors" --style-name "$name-plain"
 }
 
-# A painting's half-width plain network: (checkpoint, folder of its run, its style weight); the second round's where there is one
+# A painting's half-width plain network: (checkpoint, folder of its run, its style weight); the last round's, or its mean with the one before
 half_plain() {
     local round dir weight
     for round in refine3 refine; do  # the last round's, or the mean of it and the one before
