@@ -125,7 +125,7 @@ refine() {  # NAME: the second round of its half-width network, then its tempora
     train_one "$name" --style-name "$name-plain" --save-model-dir "$WORK/spec-refine/$name" \
         --init "$WORK/spec/$name/$name-plain.safetensors" --style-weight "${SPEC_REFINE_WEIGHT[$name]:-1.0}" \
         --steps "${STEPS_SPEC:-2000}" --decay-steps 300 --lr 2e-4 --checkpoint-every 500 > "$WORK/spec-refine-$name.log" 2>&1
-    refine_mean "$name" "$WORK/spec-refine/$name" "$WORK/spec/$name" round1 "${SPEC_REFINE_MEAN[$name]:-}"
+    round_mean "$name" refine
     listed "$name" "${SPEC_REFINE3[@]}" || specialize_tw "$name"
 }
 
@@ -134,7 +134,7 @@ refine3() {  # NAME: the third round of its half-width network, from the second,
     train_one "$name" --style-name "$name-plain" --save-model-dir "$WORK/spec-refine3/$name" \
         --init "$WORK/spec-refine/$name/$name-plain.safetensors" --style-weight "${SPEC_REFINE3_WEIGHT[$name]:-1.0}" \
         --steps "${STEPS_SPEC_REFINE3:-1500}" --decay-steps 300 --lr 2e-4 --checkpoint-every 500 > "$WORK/spec-refine3-$name.log" 2>&1
-    refine_mean "$name" "$WORK/spec-refine3/$name" "$WORK/spec-refine/$name" round2 "${SPEC_REFINE3_MEAN[$name]:-}"
+    round_mean "$name" refine3
     specialize_tw "$name"
 }
 
@@ -146,6 +146,13 @@ refine_mean() {
     cp "$previous/$name-plain.safetensors" "$dir/$name-plain-$label.safetensors"
     "$PY" -m stylecam.pipeline.app.cli blend "$dir/$name-plain.safetensors:$share" \
         "$dir/$name-plain-$label.safetensors:$(awk "BEGIN { print 1 - $share }")" -o "$dir/$name-plain-mean.safetensors" --style-name "$name-plain"
+}
+
+round_mean() {  # NAME refine|refine3: refine_mean of that round with the one before, at its share
+    case $2 in
+        refine) refine_mean "$1" "$WORK/spec-refine/$1" "$WORK/spec/$1" round1 "${SPEC_REFINE_MEAN[$1]:-}" ;;
+        refine3) refine_mean "$1" "$WORK/spec-refine3/$1" "$WORK/spec-refine/$1" round2 "${SPEC_REFINE3_MEAN[$1]:-}" ;;
+    esac
 }
 
 # A painting's half-width plain network: (checkpoint, folder of its run, its style weight); the last round's, or its mean with the one before
@@ -287,8 +294,8 @@ for stage in "$@"; do
     refine) in_lanes refine "${SPEC_REFINE[@]}" ;;
     refine3) in_lanes refine3 "${SPEC_REFINE3[@]}" ;;
     refine-mean)  # the means alone, from rounds already trained
-        for name in "${SPEC_REFINE[@]}"; do refine_mean "$name" "$WORK/spec-refine/$name" "$WORK/spec/$name" round1 "${SPEC_REFINE_MEAN[$name]:-}"; done
-        for name in "${SPEC_REFINE3[@]}"; do refine_mean "$name" "$WORK/spec-refine3/$name" "$WORK/spec-refine/$name" round2 "${SPEC_REFINE3_MEAN[$name]:-}"; done ;;
+        for name in "${SPEC_REFINE[@]}"; do round_mean "$name" refine; done
+        for name in "${SPEC_REFINE3[@]}"; do round_mean "$name" refine3; done ;;
     fast-refine) in_lanes fast_refine "${FAST_REFINE[@]}" ;;
     blend)
         mkdir -p "$WORK/zoo"
