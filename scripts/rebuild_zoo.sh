@@ -17,8 +17,8 @@
 #               "Fast networks with skips")
 #   refine, fast-refine  for the paintings in SPEC_REFINE / FAST_REFINE: a second round of their plain network
 #               (half width / fast), then (instead of after the first round) its temporal fine-tune
-#               (and for those in SPEC_MEAN / SPEC_REFINE_MEAN, NAME-plain is the mean of the round and the
-#               network before it: stage refine-mean alone);
+#               (and for those in SPEC_REFINE_MEAN / FAST_REFINE_MEAN, the plain network is the mean of the
+#               round and the one before it: stage refine-mean alone);
 #               refine3 a third round for those in SPEC_REFINE3
 #   specialize-tw, fast-specialize-tw  only the second run of each (the temporal fine-tune), from the first's result
 #   blend       per painting NAME = 0.5 tw + 0.5 plain, NAME-fast = 0.7 fast-tw + 0.3 plain-fast (TW, FAST_TW, and
@@ -61,8 +61,9 @@ TW=${TW:-0.5}            # the temporal fine-tune's share of NAME (docs/benchmar
 FAST_TW=${FAST_TW:-0.7}  # and of NAME-fast
 # Per painting where its temporal network's E_warp has room for less of it (docs/benchmarks.md, "A second round and a lighter temporal loss"):
 # composition_vii's NAME at 0.5 was 0.03 % above its style limit; at 0.4 its E_warp is at most 0.57x its twin's;
-# night_cafe's at 0.4 has less style loss than at 0.5 at the same content loss, E_warp at most 0.49x.
-declare -A TW_SHARE=([composition_vii]=0.4 [night_cafe]=0.4)
+# night_cafe's and the_scream's at 0.4 have less style loss than at 0.5 at about the same content loss, E_warp at
+# most 0.49x and 0.54x.
+declare -A TW_SHARE=([composition_vii]=0.4 [night_cafe]=0.4 [the_scream]=0.4)
 # shipwreck_of_the_minotaur's fast one is its temporal fine-tune alone: at 0.7 its E_warp on the office clip was 0.63x.
 declare -A FAST_TW_SHARE=([shipwreck_of_the_minotaur]=1)
 KINDS=${KINDS:-half fast}
@@ -71,9 +72,6 @@ KINDS=${KINDS:-half fast}
 read -r -a SPECIALIZE <<< "${SPECIALIZE:-${NAMES[*]}}"
 read -r -a FAST_SPECIALIZE <<< "${FAST_SPECIALIZE:-${NAMES[*]}}"
 declare -A SPEC_STYLE_WEIGHT=([starry_night]=1.5 [great_wave]=1.5 [composition_vii]=1.4 [night_cafe]=1.3 [the_scream]=1.2)
-# NAME-plain as the mean of its own-trunk round and BASE's member it started from (share of the round): the_scream's
-# round at 1.2 overshot to the content side (docs/benchmarks.md, "The box on all 16 held-out photos").
-declare -A SPEC_MEAN=([the_scream]=0.7)
 # A second round of 2000 steps for these half-width ones, at these style weights (stage refine)
 read -r -a SPEC_REFINE <<< "${SPEC_REFINE:-great_wave wheat_field}"
 declare -A SPEC_REFINE_WEIGHT=([great_wave]=1.5 [wheat_field]=1.3)
@@ -89,12 +87,14 @@ declare -A SPEC_REFINE3_MEAN=([great_wave]=0.3)
 declare -A FAST_STYLE_WEIGHT=([starry_night]=2.5 [great_wave]=2 [composition_vii]=1.8 [udnie]=1.2)
 # A second round of 1500 steps for the fast networks still outside their box after the first (whose losses were
 # still falling), at these style weights (docs/benchmarks.md, "A second round and a lighter temporal loss").
-read -r -a FAST_REFINE <<< "${FAST_REFINE:-great_wave shipwreck_of_the_minotaur starry_night udnie}"
-declare -A FAST_REFINE_WEIGHT=([great_wave]=2 [shipwreck_of_the_minotaur]=1.3 [starry_night]=2 [udnie]=1.8)
+read -r -a FAST_REFINE <<< "${FAST_REFINE:-great_wave shipwreck_of_the_minotaur starry_night udnie the_scream night_cafe}"
+declare -A FAST_REFINE_WEIGHT=([great_wave]=2 [shipwreck_of_the_minotaur]=1.3 [starry_night]=2 [udnie]=1.8 [the_scream]=2.5 [night_cafe]=2)
+# the_scream's second round at 2.5 overshot to the content side: its plain network is 0.8 x it + 0.2 x the first
+declare -A FAST_REFINE_MEAN=([the_scream]=0.8)
 # The temporal weight of a fast painting's temporal fine-tune where it is not 1000: at 1000 E_warp came to
 # 0.16-0.47x the twin's, far under the 0.6x target, at the most cost in style; and its style weight where it
 # is not 1.5x the plain run's.
-declare -A FAST_TEMPORAL_WEIGHT=([great_wave]=500 [starry_night]=500 [shipwreck_of_the_minotaur]=500 [wheat_field]=500)
+declare -A FAST_TEMPORAL_WEIGHT=([great_wave]=500 [starry_night]=500 [shipwreck_of_the_minotaur]=500 [wheat_field]=500 [the_scream]=500 [night_cafe]=500)
 declare -A FAST_TW_STYLE_WEIGHT=([great_wave]=6 [starry_night]=4.5 [shipwreck_of_the_minotaur]=3 [wheat_field]=2.6)
 mkdir -p "$WORK"
 
@@ -120,7 +120,6 @@ specialize() {  # NAME: its own trunk (2000 steps from BASE's member), then the 
     local name=$1
     train_one "$name" --style-name "$name-plain" --save-model-dir "$WORK/spec/$name" --init "$WORK/plain/$name.safetensors" \
         --steps "${STEPS_SPEC:-2000}" --decay-steps 300 --lr 2e-4 --checkpoint-every 500 > "$WORK/spec-$name.log" 2>&1
-    round_mean "$name" spec
     # a painting that gets a second round has its temporal fine-tune after that one
     listed "$name" "${SPEC_REFINE[@]}" || specialize_tw "$name"
 }
@@ -143,21 +142,22 @@ refine3() {  # NAME: the third round of its half-width network, from the second,
     specialize_tw "$name"
 }
 
-# NAME DIR PREVIOUS LABEL SHARE: where SHARE is set, DIR's NAME-plain-mean = SHARE x its round + the rest x the
-# network before it (the file PREVIOUS, copied in under a name of its own, LABEL, which its card shows)
+# NETWORK DIR PREVIOUS LABEL SHARE: where SHARE is set, DIR's NETWORK-mean = SHARE x its round (DIR/NETWORK) + the
+# rest x the network before it (the file PREVIOUS, copied in under a name of its own, LABEL, which its card shows)
 refine_mean() {
-    local name=$1 dir=$2 previous=$3 label=$4 share=$5
+    local network=$1 dir=$2 previous=$3 label=$4 share=$5
     [ -n "$share" ] || return 0
-    cp "$previous" "$dir/$name-plain-$label.safetensors"
-    "$PY" -m stylecam.pipeline.app.cli blend "$dir/$name-plain.safetensors:$share" \
-        "$dir/$name-plain-$label.safetensors:$(awk "BEGIN { print 1 - $share }")" -o "$dir/$name-plain-mean.safetensors" --style-name "$name-plain"
+    cp "$previous" "$dir/$network-$label.safetensors"
+    "$PY" -m stylecam.pipeline.app.cli blend "$dir/$network.safetensors:$share" \
+        "$dir/$network-$label.safetensors:$(awk "BEGIN { print 1 - $share }")" -o "$dir/$network-mean.safetensors" --style-name "$network"
 }
 
-round_mean() {  # NAME spec|refine|refine3: refine_mean of that round with the network before, at its share
+round_mean() {  # NAME refine|refine3|fast-refine: refine_mean of that round with the one before, at its share
     case $2 in
-        spec) refine_mean "$1" "$WORK/spec/$1" "$WORK/plain/$1.safetensors" member "${SPEC_MEAN[$1]:-}" ;;
-        refine) refine_mean "$1" "$WORK/spec-refine/$1" "$WORK/spec/$1/$1-plain.safetensors" round1 "${SPEC_REFINE_MEAN[$1]:-}" ;;
-        refine3) refine_mean "$1" "$WORK/spec-refine3/$1" "$WORK/spec-refine/$1/$1-plain.safetensors" round2 "${SPEC_REFINE3_MEAN[$1]:-}" ;;
+        refine) refine_mean "$1-plain" "$WORK/spec-refine/$1" "$WORK/spec/$1/$1-plain.safetensors" round1 "${SPEC_REFINE_MEAN[$1]:-}" ;;
+        refine3) refine_mean "$1-plain" "$WORK/spec-refine3/$1" "$WORK/spec-refine/$1/$1-plain.safetensors" round2 "${SPEC_REFINE3_MEAN[$1]:-}" ;;
+        fast-refine) refine_mean "$1-plain-fast" "$WORK/fast-refine/$1" "$WORK/fast-spec/$1/$1-plain-fast.safetensors" round1 \
+            "${FAST_REFINE_MEAN[$1]:-}" ;;
     esac
 }
 
@@ -216,12 +216,15 @@ fast_refine() {  # NAME: the second round of its fast network with skips, then i
     train_one "$name" "${FAST_SKIPS[@]}" --style-name "$name-plain-fast" --save-model-dir "$WORK/fast-refine/$name" \
         --init "$WORK/fast-spec/$name/$name-plain-fast.safetensors" --style-weight "${FAST_REFINE_WEIGHT[$name]:-1.0}" \
         --steps "${STEPS_FAST_SPEC:-1500}" --decay-steps 300 --lr 2e-4 --checkpoint-every 500 > "$WORK/fast-refine-$name.log" 2>&1
+    round_mean "$name" fast-refine
     fast_specialize_tw "$name"
 }
 
-# A painting's fast plain network: (checkpoint, folder of its run, its style weight); the last round's
+# A painting's fast plain network: (checkpoint, folder of its run, its style weight); the last round's, or its mean with the one before
 fast_plain() {
-    if [ -f "$WORK/fast-refine/$1/$1-plain-fast.safetensors" ]; then
+    if [ -f "$WORK/fast-refine/$1/$1-plain-fast-mean.safetensors" ]; then
+        echo "$WORK/fast-refine/$1/$1-plain-fast-mean.safetensors $WORK/fast-refine/$1 ${FAST_REFINE_WEIGHT[$1]:-1.0}"
+    elif [ -f "$WORK/fast-refine/$1/$1-plain-fast.safetensors" ]; then
         echo "$WORK/fast-refine/$1/$1-plain-fast.safetensors $WORK/fast-refine/$1 ${FAST_REFINE_WEIGHT[$1]:-1.0}"
     else
         echo "$WORK/fast-spec/$1/$1-plain-fast.safetensors $WORK/fast-spec/$1 ${FAST_STYLE_WEIGHT[$1]:-1.0}"
@@ -305,9 +308,9 @@ for stage in "$@"; do
     refine) in_lanes refine "${SPEC_REFINE[@]}" ;;
     refine3) in_lanes refine3 "${SPEC_REFINE3[@]}" ;;
     refine-mean)  # the means alone, from rounds already trained
-        for name in "${SPECIALIZE[@]}"; do round_mean "$name" spec; done
         for name in "${SPEC_REFINE[@]}"; do round_mean "$name" refine; done
-        for name in "${SPEC_REFINE3[@]}"; do round_mean "$name" refine3; done ;;
+        for name in "${SPEC_REFINE3[@]}"; do round_mean "$name" refine3; done
+        for name in "${FAST_REFINE[@]}"; do round_mean "$name" fast-refine; done ;;
     fast-refine) in_lanes fast_refine "${FAST_REFINE[@]}" ;;
     blend)
         mkdir -p "$WORK/zoo"
