@@ -160,18 +160,25 @@ round_mean() {  # NAME refine|refine3|fast-refine: refine_mean of that round wit
     esac
 }
 
-# A painting's half-width plain network: (checkpoint, folder of its run, its style weight); the last round's, or its mean with the one before
+round_network() {  # DIR NETWORK: the round's NETWORK in DIR, or its mean with the one before (refine_mean); none if untrained
+    local file
+    for file in "$1/$2-mean.safetensors" "$1/$2.safetensors"; do
+        if [ -f "$file" ]; then echo "$file"; return; fi
+    done
+}
+
+# A painting's half-width plain network: (checkpoint, folder of its run, its style weight) of its last round
 half_plain() {
-    local round dir weight
-    for round in spec-refine3 spec-refine spec; do  # the last round's, or the mean of it and the one before
+    local round dir weight file
+    for round in spec-refine3 spec-refine spec; do
         dir=$WORK/$round/$1
         case $round in
             spec-refine3) weight=${SPEC_REFINE3_WEIGHT[$1]:-1.0} ;;
             spec-refine) weight=${SPEC_REFINE_WEIGHT[$1]:-1.0} ;;
             spec) weight=${SPEC_STYLE_WEIGHT[$1]:-1.0} ;;
         esac
-        if [ -f "$dir/$1-plain-mean.safetensors" ]; then echo "$dir/$1-plain-mean.safetensors $dir $weight"; return; fi
-        if [ -f "$dir/$1-plain.safetensors" ]; then echo "$dir/$1-plain.safetensors $dir $weight"; return; fi
+        file=$(round_network "$dir" "$1-plain")
+        if [ -n "$file" ]; then echo "$file $dir $weight"; return; fi
     done
 }
 
@@ -219,12 +226,12 @@ fast_refine() {  # NAME: the second round of its fast network with skips, then i
     fast_specialize_tw "$name"
 }
 
-# A painting's fast plain network: (checkpoint, folder of its run, its style weight); the last round's, or its mean with the one before
+# A painting's fast plain network: (checkpoint, folder of its run, its style weight) of its last round
 fast_plain() {
-    if [ -f "$WORK/fast-refine/$1/$1-plain-fast-mean.safetensors" ]; then
-        echo "$WORK/fast-refine/$1/$1-plain-fast-mean.safetensors $WORK/fast-refine/$1 ${FAST_REFINE_WEIGHT[$1]:-1.0}"
-    elif [ -f "$WORK/fast-refine/$1/$1-plain-fast.safetensors" ]; then
-        echo "$WORK/fast-refine/$1/$1-plain-fast.safetensors $WORK/fast-refine/$1 ${FAST_REFINE_WEIGHT[$1]:-1.0}"
+    local file
+    file=$(round_network "$WORK/fast-refine/$1" "$1-plain-fast")
+    if [ -n "$file" ]; then
+        echo "$file $WORK/fast-refine/$1 ${FAST_REFINE_WEIGHT[$1]:-1.0}"
     else
         echo "$WORK/fast-spec/$1/$1-plain-fast.safetensors $WORK/fast-spec/$1 ${FAST_STYLE_WEIGHT[$1]:-1.0}"
     fi
