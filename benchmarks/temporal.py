@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from stylecam.models.styles import ZOO, StyleError, all_styles, find_style  # noqa: E402
 from stylecam.pipeline.app.evaluate import clip_flows, evaluate, load_clip, save_strip  # noqa: E402
+from stylecam.pipeline.machine_load import busy_note  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 # the shipped styles (not their -plain twins) and the painting each records, in the zoo's order
@@ -88,6 +89,9 @@ def main() -> None:
                     save_strip(str(args.strip), clip, {n: outputs[n] for n in (f"{style}-plain", style)}, start=10)
                 print(f"{result['input'][:60]:<60} {style}: " + ", ".join(
                     f"{n} E_warp {r['e_warp']:.5f} style {r['style_loss']:.3f}" for n, r in result["styles"].items()), flush=True)
+                for n in result["styles"]:  # the model cards take their fps from these files
+                    if busy_note(result["styles"][n].get("others_cpu")):
+                        print(f"  {n}: fps measured on a {busy_note(result['styles'][n]['others_cpu'])}", flush=True)
     table(rows)
     compact_table(rows)
     fast_vs_full(rows)

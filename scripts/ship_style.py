@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from stylecam.models.blend import primary_training, with_temporal_loss  # noqa: E402
 from stylecam.models.checkpoint import load_checkpoint  # noqa: E402
+from stylecam.pipeline.machine_load import busy_note  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 HELD_OUT = [("video/intel_talking_head_man_head_pose_480x270_12fps.mp4", 2.5),
@@ -106,8 +107,11 @@ def quality_section(name: str, eval_jsons: list[Path]) -> str:
             continue
         for style, row in styles.items():
             mark = "**" if style == name else ""
+            busy = busy_note(row.get("others_cpu"))  # an fps from a busy machine says so in the card
+            if busy:
+                print(f"ship_style.py: {path.name}: {style}'s fps was measured on a {busy}", file=sys.stderr)
             lines.append(f"| {result['input'][:56]} | {mark}{style}{mark} | {row['e_warp']:.5f} | {row.get('style_loss', float('nan')):.3f} | "
-                         f"{row.get('content_loss', float('nan')):.3f} | {row['fps']:.1f} |")
+                         f"{row.get('content_loss', float('nan')):.3f} | {row['fps']:.1f}{f' ({busy})' if busy else ''} |")
         for label, other, metric in comparisons:
             ratios[label].append(styles[name][metric] / styles[other][metric])
     if not lines:

@@ -98,7 +98,8 @@ def test_warping_error_uses_the_flow(tiny_style):
     assert with_flow < 0.3 * mean_warping_error(frames, zero)
     result, outputs = evaluate(clip, [str(tiny_style)], losses=False)
     row = result["styles"][str(tiny_style)]
-    assert set(row) == {"e_warp", "e_warp_still", "fps"} and len(outputs[str(tiny_style)]) == 6
+    assert set(row) == {"e_warp", "e_warp_still", "fps", "others_cpu"} and len(outputs[str(tiny_style)]) == 6
+    assert row["others_cpu"] is None or 0 <= row["others_cpu"] <= 1  # tests/test_machine_load.py measures it
     assert row["e_warp_still"] is None  # the whole synthetic frame moves: there is no still part to measure
 
 

@@ -6,7 +6,9 @@ For each style, on the same frames in one run:
     mean squared RGB difference in [0, 1] over unmasked pixels, averaged over frame pairs;
   * style_loss / content_loss -- the relative perceptual losses of training (train/losses.py) against the
     style image and the input frames, on a few evenly spaced frames;
-  * fps -- preprocess + network + postprocess, one frame at a time, in this thread;
+  * fps -- preprocess + network + postprocess, one frame at a time, in this thread; others_cpu -- the share of
+    the machine other processes used meanwhile (pipeline/machine_load.py): fps from a busy machine is not
+    comparable with fps from a quiet one;
   * with optimum_frames: the gap to the optimum of the same loss on a few frames (train/optimum.py): where
     each style's mean (content, style) loss lies against the box the per-frame optimum spans.
 The input's own e_warp (frames compared with themselves) is reported as the floor: what is left of
@@ -27,6 +29,7 @@ import numpy as np
 import torch
 
 from stylecam.pipeline.files import cache_dir, write_text_atomic
+from stylecam.pipeline.machine_load import OtherLoad
 from stylecam.pipeline.stage import Context
 from stylecam.stages.direct import Stylise
 from stylecam.train.motion import consistent_mask, estimate_flow, synthetic_clip, warping_error
@@ -76,16 +79,19 @@ def stylise(frames: list[np.ndarray], style: str, image_size: int | None, backen
             network: str = "auto", precision: str = "auto", calibration: str | None = None,
             ran: dict | None = None) -> tuple[list[np.ndarray], float]:
     """The product's own stages, called in turn; returns the outputs and frames per second. `ran`, when
-    given, receives the network that ran ("network": fast, half or full)."""
+    given, receives the network that ran ("network": fast, half or full) and the share of the machine other
+    processes used meanwhile ("others_cpu", None where unknown)."""
     outputs, seconds = [], 0.0
-    with Stylise(style, image_size, backend, network, device, precision=precision, calibration=calibration) as run:
+    with Stylise(style, image_size, backend, network, device, precision=precision, calibration=calibration) as run, \
+            OtherLoad() as load:
         for i, rgb in enumerate(frames):
             t0 = time.perf_counter()
             outputs.append(run(rgb))
             if i:  # the first frame pays for warm-up (allocations, ONNX session)
                 seconds += time.perf_counter() - t0
-        if ran is not None:
-            ran["network"] = run.inference.network_kind
+        kind = run.inference.network_kind
+    if ran is not None:
+        ran["network"], ran["others_cpu"] = kind, load.share
     return outputs, (len(frames) - 1) / seconds if seconds else 0.0
 
 
@@ -279,7 +285,8 @@ def evaluate(clip: Clip, styles: list[str], image_size: int | None = None, backe
         ran: dict = {}
         out, fps = stylise(clip.frames, style, image_size, backend, device, network, precision, calibration, ran)
         outputs[style], networks[style] = out, ran["network"]
-        row = {"e_warp": mean_warping_error(out, flows), "e_warp_still": mean_warping_error(out, flows, still_only=True), "fps": fps}
+        row = {"e_warp": mean_warping_error(out, flows), "e_warp_still": mean_warping_error(out, flows, still_only=True), "fps": fps,
+               "others_cpu": ran["others_cpu"]}
         if losses:
             row["style_loss"], row["content_loss"] = perceptual_losses(clip.frames, out, vgg, painting, short_side=loss_side)
         result["styles"][style] = row
