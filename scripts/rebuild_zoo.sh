@@ -87,9 +87,9 @@ declare -A SPEC_REFINE_MEAN=([wheat_field]=0.5 [composition_vii]=0.5)
 # overshot to the content side, so NAME-plain is 0.3 x the third + 0.7 x the second (stage refine3).  And for
 # the_scream, whose second (at less style weight) overshot to the content side: its third is back at 1.2, and
 # NAME-plain is 0.8 x it + 0.2 x the second (the third alone was inside by 0.1 % of content loss, the mean by 1 %
-# on both).
-read -r -a SPEC_REFINE3 <<< "${SPEC_REFINE3-great_wave the_scream}"
-declare -A SPEC_REFINE3_WEIGHT=([great_wave]=1.8 [the_scream]=1.2)
+# on both).  composition_vii's third starts from the mean of its first two, which sat on the box's corner.
+read -r -a SPEC_REFINE3 <<< "${SPEC_REFINE3-great_wave the_scream composition_vii}"
+declare -A SPEC_REFINE3_WEIGHT=([great_wave]=1.8 [the_scream]=1.2 [composition_vii]=1.6)
 declare -A SPEC_REFINE3_MEAN=([great_wave]=0.3 [the_scream]=0.8)
 # The same for the fast networks with skips, whose content loss falls furthest (starry_night's had the most room)
 declare -A FAST_STYLE_WEIGHT=([starry_night]=2.5 [great_wave]=2 [composition_vii]=1.8 [udnie]=1.2)
@@ -143,10 +143,10 @@ refine() {  # NAME: the second round of its half-width network, then its tempora
     listed "$name" "${SPEC_REFINE3[@]}" || specialize_tw "$name"
 }
 
-refine3() {  # NAME: the third round of its half-width network, from the second, then its temporal fine-tune
+refine3() {  # NAME: the third round of its half-width network, from the second (or its mean), then its temporal fine-tune
     local name=$1
     train_one "$name" --style-name "$name-plain" --save-model-dir "$WORK/spec-refine3/$name" \
-        --init "$WORK/spec-refine/$name/$name-plain.safetensors" --style-weight "${SPEC_REFINE3_WEIGHT[$name]:-1.0}" \
+        --init "$(round_network "$WORK/spec-refine/$name" "$name-plain")" --style-weight "${SPEC_REFINE3_WEIGHT[$name]:-1.0}" \
         --steps "${STEPS_SPEC_REFINE3:-1500}" --decay-steps 300 --lr 2e-4 --checkpoint-every 500 > "$WORK/spec-refine3-$name.log" 2>&1
     round_mean "$name" refine3
     specialize_tw "$name"
@@ -165,7 +165,8 @@ refine_mean() {
 round_mean() {  # NAME refine|refine3|fast-refine: refine_mean of that round with the one before, at its share
     case $2 in
         refine) refine_mean "$1-plain" "$WORK/spec-refine/$1" "$WORK/spec/$1/$1-plain.safetensors" round1 "${SPEC_REFINE_MEAN[$1]:-}" ;;
-        refine3) refine_mean "$1-plain" "$WORK/spec-refine3/$1" "$WORK/spec-refine/$1/$1-plain.safetensors" round2 "${SPEC_REFINE3_MEAN[$1]:-}" ;;
+        refine3) refine_mean "$1-plain" "$WORK/spec-refine3/$1" "$(round_network "$WORK/spec-refine/$1" "$1-plain")" round2 \
+            "${SPEC_REFINE3_MEAN[$1]:-}" ;;
         fast-refine) refine_mean "$1-plain-fast" "$WORK/fast-refine/$1" "$WORK/fast-spec/$1/$1-plain-fast.safetensors" round1 \
             "${FAST_REFINE_MEAN[$1]:-}" ;;
     esac
@@ -198,9 +199,9 @@ half_plain() {
 # (docs/benchmarks.md, "Fast networks with skips").
 # shipwreck_of_the_minotaur's half-width one keeps 1x: at 1.5x its E_warp on the office clip came to 0.61x its twin;
 # so do night_cafe's and the_scream's, whose own-trunk rounds already ran at more style: at 1.5x their NAME went
-# over its content limit.  composition_vii's second round is at 1.8: its temporal fine-tune keeps about the
-# weight it had after the first (1.2 x 1.8 = 2.16, 1.5 x 1.4 = 2.1 before).
-declare -A SPEC_TW_FACTOR=([shipwreck_of_the_minotaur]=1 [night_cafe]=1 [the_scream]=1 [composition_vii]=1.2)
+# over its content limit.  composition_vii's later rounds are at more style: its temporal fine-tune keeps about
+# the weight it had after the first (1.35 x 1.6 = 2.16, 1.5 x 1.4 = 2.1 before).
+declare -A SPEC_TW_FACTOR=([shipwreck_of_the_minotaur]=1 [night_cafe]=1 [the_scream]=1 [composition_vii]=1.35)
 # The half-width temporal fine-tunes that go on for 800 more steps (docs/benchmarks.md, "Longer temporal
 # fine-tunes"): their style loss was still falling at step 400, and E_warp fell with it.
 read -r -a SPEC_TW_MORE <<< "${SPEC_TW_MORE-great_wave starry_night shipwreck_of_the_minotaur wheat_field night_cafe the_scream}"
@@ -363,7 +364,7 @@ for stage in "$@"; do
             case $plain_log in
                 "$WORK/spec/${NAMES[$i]}") history=$half_member ;;
                 "$WORK/spec-refine/${NAMES[$i]}") history="$half_member, fine-tuned alone for ${STEPS_SPEC:-2000} steps at style weight ${SPEC_STYLE_WEIGHT[${NAMES[$i]}]:-1.0} (the \`specialize\` stage)" ;;
-                "$WORK/spec-refine3/${NAMES[$i]}") history="$half_member, fine-tuned alone for ${STEPS_SPEC:-2000} steps at style weight ${SPEC_STYLE_WEIGHT[${NAMES[$i]}]:-1.0} (the \`specialize\` stage) and $(refine_steps "${NAMES[$i]}") more at ${SPEC_REFINE_WEIGHT[${NAMES[$i]}]:-1.0} (\`refine\`)" ;;
+                "$WORK/spec-refine3/${NAMES[$i]}") history="$half_member, fine-tuned alone for ${STEPS_SPEC:-2000} steps at style weight ${SPEC_STYLE_WEIGHT[${NAMES[$i]}]:-1.0} (the \`specialize\` stage) and $(refine_steps "${NAMES[$i]}") more at ${SPEC_REFINE_WEIGHT[${NAMES[$i]}]:-1.0} (\`refine\`)${SPEC_REFINE_MEAN[${NAMES[$i]}]:+, taken as ${SPEC_REFINE_MEAN[${NAMES[$i]}]} × that round + the rest × the one before}" ;;
             esac
             fast_member="$member \`paintings8-plain-fast\` (conditional instance norm, the \`fast-plain\` stage of scripts/rebuild_zoo.sh), taken out as an ordinary network and given skips (models/fast_net.py)"
             case $fast_plain_log in
