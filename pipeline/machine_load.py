@@ -25,7 +25,8 @@ def _cpu_ticks() -> tuple[int, int] | None:
         return None
     if not fields or fields[0] != "cpu":
         return None
-    # user nice system idle iowait irq softirq steal (guest time is already inside user and nice)
+    # user nice system idle iowait irq softirq steal (guest time is already inside user and nice); steal, the
+    # time a virtual machine's host gave to other guests, was not ours either
     ticks = [int(v) for v in fields[1:9]]
     idle = ticks[3] + ticks[4]
     return sum(ticks) - idle, sum(ticks)
