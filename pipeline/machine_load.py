@@ -8,7 +8,6 @@ Elsewhere (no /proc/stat) the share is None: unknown, not zero.
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 PROC_STAT = Path("/proc/stat")
@@ -45,10 +44,11 @@ class OtherLoad:
         self.share: float | None = None
         self._start: tuple[int, int] | None = None
         self._own = 0.0
-        self._t0 = 0.0
 
     def __enter__(self) -> OtherLoad:
-        self._start, self._own, self._t0 = _cpu_ticks(), _own_ticks(), time.monotonic()
+        self._start = _cpu_ticks()
+        if self._start is not None:  # only where /proc/stat is (os.sysconf is not everywhere)
+            self._own = _own_ticks()
         return self
 
     def __exit__(self, *exc: object) -> None:
