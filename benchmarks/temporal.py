@@ -89,9 +89,10 @@ def main() -> None:
                     save_strip(str(args.strip), clip, {n: outputs[n] for n in (f"{style}-plain", style)}, start=10)
                 print(f"{result['input'][:60]:<60} {style}: " + ", ".join(
                     f"{n} E_warp {r['e_warp']:.5f} style {r['style_loss']:.3f}" for n, r in result["styles"].items()), flush=True)
-                for n in result["styles"]:  # the model cards take their fps from these files
-                    if busy_note(result["styles"][n].get("others_cpu")):
-                        print(f"  {n}: fps measured on a {busy_note(result['styles'][n]['others_cpu'])}", flush=True)
+                for n, r in result["styles"].items():  # the model cards take their fps from these files
+                    busy = busy_note(r.get("others_cpu"))
+                    if busy:
+                        print(f"  {n}: fps measured on a {busy}", flush=True)
     table(rows)
     compact_table(rows)
     fast_vs_full(rows)

@@ -63,7 +63,7 @@ class OtherLoad:
 
     @property
     def busy(self) -> bool:
-        return self.share is not None and self.share > BUSY_SHARE
+        return bool(busy_note(self.share))
 
 
 def busy_note(share: float | None) -> str:

@@ -490,9 +490,9 @@ def eval_command(input_path: str, styles: tuple[str, ...], frames: int, image_si
         still = "-" if row["e_warp_still"] is None else f"{row['e_warp_still']:.5f}"
         click.echo(f"{name:<28} {row['e_warp']:>9.5f} {still:>9} {row.get('style_loss', float('nan')):>7.3f} "
                    f"{row.get('content_loss', float('nan')):>8.3f} {row['fps']:>6.1f}")
-    busiest = max((row.get("others_cpu") or 0.0 for row in result["styles"].values()), default=0.0)
-    if busy_note(busiest):  # the other columns do not depend on the machine's load; fps does
-        click.echo(f"note: fps measured on a {busy_note(busiest)}; compare fps only from a quiet machine", err=True)
+    busy = busy_note(max((row.get("others_cpu") or 0.0 for row in result["styles"].values()), default=0.0))
+    if busy:  # the other columns do not depend on the machine's load; fps does
+        click.echo(f"note: fps measured on a {busy}; compare fps only from a quiet machine", err=True)
     for line in gap_lines(result):
         click.echo(line)
     if json_path:
