@@ -54,7 +54,7 @@ FILES=(van_gogh_the_starry_night_1889.jpg munch_the_scream_1893.jpg hokusai_the_
 PAINTINGS=()
 for f in "${FILES[@]}"; do PAINTINGS+=(--style-image "$S/$f"); done
 PAINTINGS+=(--member-names "$(IFS=,; echo "${NAMES[*]}")")
-COMMON=(--content-dir "$CONTENT" --style-size 512 --warmup-steps 20 --precision bf16 --log-every 1 --sample-every 0 --width 16)
+COMMON=(--content-dir "$CONTENT" --style-size 512 --warmup-steps 20 --precision auto --log-every 1 --sample-every 0 --width 16)
 PERCEPTUAL=(--vgg-weights "$VGG" --clip-grad 4 --style-weight 1.0 --checkpoint-every 100)
 FAST=(--arch fast_net --blocks 3)
 FAST_SKIPS=("${FAST[@]}" --skips)  # the fast networks fine-tuned alone (models/fast_net.py)

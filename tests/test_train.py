@@ -363,6 +363,17 @@ def test_precision_choices(data, tmp_path):
         pick_train_precision("fp16", torch.device("cpu"))
 
 
+@pytest.mark.parametrize("speedup, warned", [(0.05, True), (1.9, False)])
+def test_explicit_bf16_warns_where_this_cpu_emulates_it(monkeypatch, capsys, speedup, warned):
+    """The measurement is replaced by a fixed figure (a test double): which CPU runs this suite is not ours to
+    choose, and the check is that the explicit choice is kept and the warning follows the measured speedup."""
+    from stylecam.train import trainer
+
+    monkeypatch.setattr(trainer, "cpu_bf16_speedup", lambda: speedup)
+    assert trainer.pick_train_precision("bf16", torch.device("cpu")) == "bf16"
+    assert ("slower than fp32 on this CPU" in capsys.readouterr().err) is warned
+
+
 def test_member_style_weights_scale_each_paintings_style_loss(data, tmp_path):
     """--member-style-weights 0,1 with no content loss: the first painting's steps have no loss at all, so
     its own norm rows never move while the second painting's do."""

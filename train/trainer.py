@@ -129,6 +129,15 @@ def cpu_bf16_speedup(repeats: int = 3) -> float:
     return timings["fp32"] / timings["bf16"]
 
 
+def warn_if_bf16_emulated() -> None:
+    """An explicit --precision bf16 is kept, but where this CPU emulates bf16 a step can take tens of times
+    longer than in fp32 (a recipe written on a CPU with AVX512-BF16, run on one without): say so, once."""
+    speedup = cpu_bf16_speedup()
+    if speedup < 0.8:
+        print(f"warning: bf16 runs {1 / speedup:.0f}x slower than fp32 on this CPU (no native bf16); "
+              "--precision auto picks the faster one", file=sys.stderr)
+
+
 def pick_train_precision(precision: str, device: torch.device) -> str:
     """auto: fp16 (with GradScaler) on CUDA; on a CPU bf16 where it measures >= 1.3x faster than fp32
     (the VGG passes are nearly all of a step); fp32 otherwise. Gram matrices are fp32 in any case."""
@@ -137,6 +146,8 @@ def pick_train_precision(precision: str, device: torch.device) -> str:
     if precision != "auto":
         if precision == "fp16" and device.type != "cuda":
             raise TrainError("--precision fp16 is for CUDA GPUs; on this device use bf16 or fp32")
+        if precision == "bf16" and device.type == "cpu":
+            warn_if_bf16_emulated()
         return precision
     if device.type == "cuda":
         return "fp16"
