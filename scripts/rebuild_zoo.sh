@@ -19,7 +19,8 @@
 #               (half width / fast), then (instead of after the first round) its temporal fine-tune
 #               (and for those in SPEC_REFINE_MEAN / FAST_REFINE_MEAN, the plain network is the mean of the
 #               round and the one before it: stage refine-mean alone);
-#               refine3 a third round for those in SPEC_REFINE3, refine4 a fourth for those in SPEC_REFINE4
+#   refine3, refine4, refine5 ...  round N (3 or more) of the half-width plain networks that have one (ROUND_WEIGHT),
+#               from round N-1 (or its mean), then the temporal fine-tune where N is the painting's last round
 #   specialize-tw, fast-specialize-tw  only the second run of each (the temporal fine-tune), from the first's result
 #   blend       per painting NAME = 0.4 tw + 0.6 plain, NAME-fast = 0.7 fast-tw + 0.3 plain-fast (TW, FAST_TW, and
 #               TW_SHARE, FAST_TW_SHARE where a painting differs);
@@ -31,7 +32,7 @@
 # Each run ends on a cosine decay of its learning rate (--decay-steps).
 #
 # Environment: KINDS (blend and ship only these kinds of network: "half fast", the default, "half" or "fast"),
-# ONLY (blend and ship only these paintings, e.g. ONLY="great_wave night_cafe"; default all eight),
+# ONLY (refineN, blend and ship only these paintings, e.g. ONLY="great_wave night_cafe"; default all eight),
 # WORK (default /var/tmp/stylecam-zoo), CONTENT (the training photos less the held-out ones:
 # `benchmarks/quality.py --training-folder DIR`), VGG (`stylecam vgg import-hed -o FILE`), STEPS_* below.
 # The painting lists below (SPECIALIZE, SPEC_REFINE, ...) can be set too, e.g. SPEC_REFINE="udnie"; set empty, none.
@@ -87,24 +88,40 @@ refine_steps() { echo "${SPEC_REFINE_STEPS[$1]:-${STEPS_SPEC:-2000}}"; }  # NAME
 # first was outside its box on style loss, the second on content loss; wheat_field's mean is inside (0.5 x
 # each), composition_vii's 0.5 % over on style loss (no share of its second round came inside).
 declare -A SPEC_REFINE_MEAN=([wheat_field]=0.5 [composition_vii]=0.5)
-# A third round of 1500 steps, from the second, for great_wave, whose second was still over on style loss; it
-# overshot to the content side, so NAME-plain is 0.3 x the third + 0.7 x the second (stage refine3).  And for
-# the_scream, whose second (at less style weight) overshot to the content side: its third is back at 1.2, and
-# NAME-plain is 0.8 x it + 0.2 x the second (the third alone was inside by 0.1 % of content loss, the mean by 1 %
-# on both).  composition_vii's third starts from the mean of its first two, which sat on the box's corner.
-# night_cafe's second round left it inside with content loss to spare (0.94x the limit): its third trades some of
-# that for style, at more style weight, so that NAME (which the temporal fine-tune costs style) comes inside too.
-read -r -a SPEC_REFINE3 <<< "${SPEC_REFINE3-great_wave the_scream composition_vii night_cafe}"
-declare -A SPEC_REFINE3_WEIGHT=([great_wave]=1.8 [the_scream]=1.2 [composition_vii]=1.6 [night_cafe]=1.6)
-declare -A SPEC_REFINE3_STEPS=([night_cafe]=1000)
-refine3_steps() { echo "${SPEC_REFINE3_STEPS[$1]:-${STEPS_SPEC_REFINE3:-1500}}"; }
-declare -A SPEC_REFINE3_MEAN=([great_wave]=0.3 [the_scream]=0.8)
-# A fourth round, 1500 steps from the third's mean, for great_wave: that mean sat on the content limit and 6 % over
-# the style one, and its rounds' losses were still falling when they ended.
-read -r -a SPEC_REFINE4 <<< "${SPEC_REFINE4-great_wave}"
-declare -A SPEC_REFINE4_WEIGHT=([great_wave]=1.7)
-declare -A SPEC_REFINE4_STEPS=([great_wave]=1500)
-declare -A SPEC_REFINE4_MEAN=()
+# Later rounds (stages refine3, refine4, ...): round N of a painting's half-width plain network starts from round
+# N-1 (or that round's mean) and runs ROUND_STEPS[painting:N] steps (default 1500) at style weight
+# ROUND_WEIGHT[painting:N]; where ROUND_MEAN[painting:N] is set, the network taken on is that share x round N +
+# the rest x round N-1.  A painting's last round is the highest N it has a weight for.
+#  - A third round for great_wave, whose second was still over on style loss; it overshot to the content side, so
+#    its mean is 0.3 x the third + 0.7 x the second.  And for the_scream, whose second (at less style weight)
+#    overshot to the content side: its third is back at 1.2, and NAME-plain is 0.8 x it + 0.2 x the second (the
+#    third alone was inside by 0.1 % of content loss, the mean by 1 % on both).  composition_vii's third starts
+#    from the mean of its first two, which sat on the box's corner.  night_cafe's second round left it inside
+#    with content loss to spare (0.94x the limit): its third trades some of that for style, at more style
+#    weight, so that NAME (which the temporal fine-tune costs style) comes inside too.
+#  - A fourth round for great_wave, from the third's mean: that mean sat on the content limit and 6 % over the
+#    style one, and its rounds' losses were still falling when they ended.
+declare -A ROUND_WEIGHT=([great_wave:3]=1.8 [the_scream:3]=1.2 [composition_vii:3]=1.6 [night_cafe:3]=1.6
+                         [great_wave:4]=1.7)
+declare -A ROUND_STEPS=([night_cafe:3]=1000)
+declare -A ROUND_MEAN=([great_wave:3]=0.3 [the_scream:3]=0.8)
+round_steps() { echo "${ROUND_STEPS[$1:$2]:-1500}"; }  # NAME N
+last_round() {  # NAME: the number of its last half-width round (1: the specialize stage, 2: refine)
+    local n=2
+    while [ -n "${ROUND_WEIGHT[$1:$((n + 1))]:-}" ]; do n=$((n + 1)); done
+    if [ "$n" = 2 ] && ! listed "$1" "${SPEC_REFINE[@]}"; then n=1; fi
+    echo "$n"
+}
+round_dir() {  # N: the folder under $WORK of half-width round N
+    case $1 in 1) echo spec ;; 2) echo spec-refine ;; *) echo "spec-refine$1" ;; esac
+}
+round_weight() {  # NAME N: the style weight of that round
+    case $2 in
+        1) echo "${SPEC_STYLE_WEIGHT[$1]:-1.0}" ;;
+        2) echo "${SPEC_REFINE_WEIGHT[$1]:-1.0}" ;;
+        *) echo "${ROUND_WEIGHT[$1:$2]:-1.0}" ;;
+    esac
+}
 # The same for the fast networks with skips, whose content loss falls furthest (starry_night's had the most room)
 declare -A FAST_STYLE_WEIGHT=([starry_night]=2.5 [great_wave]=2 [composition_vii]=1.8 [udnie]=1.2)
 # A second round of 1500 steps for the fast networks still outside their box after the first (whose losses were
@@ -155,25 +172,36 @@ refine() {  # NAME: the second round of its half-width network, then its tempora
         --init "$WORK/spec/$name/$name-plain.safetensors" --style-weight "${SPEC_REFINE_WEIGHT[$name]:-1.0}" \
         --steps "$(refine_steps "$name")" --decay-steps 300 --lr 2e-4 --checkpoint-every 500 > "$WORK/spec-refine-$name.log" 2>&1
     round_mean "$name" refine
-    listed "$name" "${SPEC_REFINE3[@]}" || specialize_tw "$name"
+    [ "$(last_round "$name")" -gt 2 ] || specialize_tw "$name"
 }
 
-refine3() {  # NAME: the third round of its half-width network, from the second (or its mean), then its temporal fine-tune
-    local name=$1
-    train_one "$name" --style-name "$name-plain" --save-model-dir "$WORK/spec-refine3/$name" \
-        --init "$(round_network "$WORK/spec-refine/$name" "$name-plain")" --style-weight "${SPEC_REFINE3_WEIGHT[$name]:-1.0}" \
-        --steps "$(refine3_steps "$name")" --decay-steps 300 --lr 2e-4 --checkpoint-every 500 > "$WORK/spec-refine3-$name.log" 2>&1
-    round_mean "$name" refine3
-    listed "$name" "${SPEC_REFINE4[@]}" || specialize_tw "$name"
+later_round() {  # N NAME: round N (3 or more) of its half-width network, from round N-1 (or its mean); then, if N is its
+    local n=$1 name=$2  # last round, its temporal fine-tune
+    train_one "$name" --style-name "$name-plain" --save-model-dir "$WORK/spec-refine$n/$name" \
+        --init "$(round_network "$WORK/$(round_dir $((n - 1)))/$name" "$name-plain")" --style-weight "$(round_weight "$name" "$n")" \
+        --steps "$(round_steps "$name" "$n")" --decay-steps 300 --lr 2e-4 --checkpoint-every 500 > "$WORK/spec-refine$n-$name.log" 2>&1
+    round_mean "$name" "refine$n"
+    [ "$(last_round "$name")" -gt "$n" ] || specialize_tw "$name"
 }
 
-refine4() {  # NAME: the fourth round, from the third (or its mean), then its temporal fine-tune
-    local name=$1
-    train_one "$name" --style-name "$name-plain" --save-model-dir "$WORK/spec-refine4/$name" \
-        --init "$(round_network "$WORK/spec-refine3/$name" "$name-plain")" --style-weight "${SPEC_REFINE4_WEIGHT[$name]:-1.0}" \
-        --steps "${SPEC_REFINE4_STEPS[$name]:-1500}" --decay-steps 300 --lr 2e-4 --checkpoint-every 500 > "$WORK/spec-refine4-$name.log" 2>&1
-    round_mean "$name" refine4
-    specialize_tw "$name"
+later_round_n() { later_round "$ROUND_N" "$1"; }  # NAME: in_lanes' form, the round set by the stage
+
+later_stages() {  # refine3 ... up to the last later round of any painting
+    local key n max=2
+    for key in "${!ROUND_WEIGHT[@]}"; do n=${key#*:}; [ "$n" -le "$max" ] || max=$n; done
+    for ((n = 3; n <= max; n++)); do echo "refine$n"; done
+}
+
+round_history() {  # NAME FOLDER MEMBER: what a card says came before the round run in FOLDER (its own run has the log)
+    local name=$1 round n text=$3 mean
+    case $(basename "$(dirname "$2")") in spec) round=1 ;; spec-refine) round=2 ;; *) round=$(basename "$(dirname "$2")"); round=${round#spec-refine} ;; esac
+    [ "$round" -ge 2 ] && text+=", fine-tuned alone for ${STEPS_SPEC:-2000} steps at style weight $(round_weight "$name" 1) (the \`specialize\` stage)"
+    [ "$round" -ge 3 ] && text+=" and $(refine_steps "$name") more at $(round_weight "$name" 2) (\`refine\`)${SPEC_REFINE_MEAN[$name]:+, taken as ${SPEC_REFINE_MEAN[$name]} × that round + the rest × the one before}"
+    for ((n = 3; n < round; n++)); do
+        mean=${ROUND_MEAN[$name:$n]:-}
+        text+=", then $(round_steps "$name" "$n") more at $(round_weight "$name" "$n") (\`refine$n\`)${mean:+, taken as $mean × that round + the rest × the one before}"
+    done
+    echo "$text"
 }
 
 # NETWORK DIR PREVIOUS LABEL SHARE: where SHARE is set, DIR's NETWORK-mean = SHARE x its round (DIR/NETWORK) + the
@@ -186,13 +214,13 @@ refine_mean() {
         "$dir/$network-$label.safetensors:$(awk "BEGIN { print 1 - $share }")" -o "$dir/$network-mean.safetensors" --style-name "$network"
 }
 
-round_mean() {  # NAME refine|refine3|refine4|fast-refine: refine_mean of that round with the one before, at its share
+round_mean() {  # NAME refine|refineN|fast-refine: refine_mean of that round with the one before, at its share
+    local n
     case $2 in
         refine) refine_mean "$1-plain" "$WORK/spec-refine/$1" "$WORK/spec/$1/$1-plain.safetensors" round1 "${SPEC_REFINE_MEAN[$1]:-}" ;;
-        refine3) refine_mean "$1-plain" "$WORK/spec-refine3/$1" "$(round_network "$WORK/spec-refine/$1" "$1-plain")" round2 \
-            "${SPEC_REFINE3_MEAN[$1]:-}" ;;
-        refine4) refine_mean "$1-plain" "$WORK/spec-refine4/$1" "$(round_network "$WORK/spec-refine3/$1" "$1-plain")" round3 \
-            "${SPEC_REFINE4_MEAN[$1]:-}" ;;
+        refine[3-9]) n=${2#refine}
+            refine_mean "$1-plain" "$WORK/spec-refine$n/$1" "$(round_network "$WORK/$(round_dir $((n - 1)))/$1" "$1-plain")" \
+                "round$((n - 1))" "${ROUND_MEAN[$1:$n]:-}" ;;
         fast-refine) refine_mean "$1-plain-fast" "$WORK/fast-refine/$1" "$WORK/fast-spec/$1/$1-plain-fast.safetensors" round1 \
             "${FAST_REFINE_MEAN[$1]:-}" ;;
     esac
@@ -207,17 +235,11 @@ round_network() {  # DIR NETWORK: the round's NETWORK in DIR, or its mean with t
 
 # A painting's half-width plain network: (checkpoint, folder of its run, its style weight) of its last round
 half_plain() {
-    local round dir weight file
-    for round in spec-refine4 spec-refine3 spec-refine spec; do
-        dir=$WORK/$round/$1
-        case $round in
-            spec-refine4) weight=${SPEC_REFINE4_WEIGHT[$1]:-1.0} ;;
-            spec-refine3) weight=${SPEC_REFINE3_WEIGHT[$1]:-1.0} ;;
-            spec-refine) weight=${SPEC_REFINE_WEIGHT[$1]:-1.0} ;;
-            spec) weight=${SPEC_STYLE_WEIGHT[$1]:-1.0} ;;
-        esac
+    local n dir file
+    for ((n = $(last_round "$1"); n >= 1; n--)); do
+        dir=$WORK/$(round_dir "$n")/$1
         file=$(round_network "$dir" "$1-plain")
-        if [ -n "$file" ]; then echo "$file $dir $weight"; return; fi
+        if [ -n "$file" ]; then echo "$file $dir $(round_weight "$1" "$n")"; return; fi
     done
 }
 
@@ -352,12 +374,13 @@ for stage in "$@"; do
     fast-specialize) in_lanes fast_specialize "${FAST_SPECIALIZE[@]}" ;;
     fast-specialize-tw) in_lanes fast_specialize_tw "${FAST_SPECIALIZE[@]}" ;;
     refine) in_lanes refine "${SPEC_REFINE[@]}" ;;
-    refine3) in_lanes refine3 "${SPEC_REFINE3[@]}" ;;
-    refine4) in_lanes refine4 "${SPEC_REFINE4[@]}" ;;
+    refine[3-9])  # the paintings (of ONLY) that have that round
+        ROUND_N=${stage#refine} names=()
+        for name in "${ONLY[@]}"; do [ -z "${ROUND_WEIGHT[$name:$ROUND_N]:-}" ] || names+=("$name"); done
+        [ ${#names[@]} = 0 ] || in_lanes later_round_n "${names[@]}" ;;
     refine-mean)  # the means alone, from rounds already trained
         for name in "${SPEC_REFINE[@]}"; do round_mean "$name" refine; done
-        for name in "${SPEC_REFINE3[@]}"; do round_mean "$name" refine3; done
-        for name in "${SPEC_REFINE4[@]}"; do round_mean "$name" refine4; done
+        for key in "${!ROUND_MEAN[@]}"; do round_mean "${key%%:*}" "refine${key#*:}"; done
         for name in "${FAST_REFINE[@]}"; do round_mean "$name" fast-refine; done ;;
     fast-refine) in_lanes fast_refine "${FAST_REFINE[@]}" ;;
     blend)
@@ -391,13 +414,7 @@ for stage in "$@"; do
             member="painting $((i + 1)) of the 8-painting network"
             history="" fast_history=""
             half_member="$member \`$(basename "$BASE" .safetensors)\` (conditional instance norm, train/runs/README.md), taken out as an ordinary network"
-            case $plain_log in
-                "$WORK/spec/${NAMES[$i]}") history=$half_member ;;
-                "$WORK/spec-refine/${NAMES[$i]}") history="$half_member, fine-tuned alone for ${STEPS_SPEC:-2000} steps at style weight ${SPEC_STYLE_WEIGHT[${NAMES[$i]}]:-1.0} (the \`specialize\` stage)" ;;
-                "$WORK/spec-refine3/${NAMES[$i]}"|"$WORK/spec-refine4/${NAMES[$i]}") history="$half_member, fine-tuned alone for ${STEPS_SPEC:-2000} steps at style weight ${SPEC_STYLE_WEIGHT[${NAMES[$i]}]:-1.0} (the \`specialize\` stage) and $(refine_steps "${NAMES[$i]}") more at ${SPEC_REFINE_WEIGHT[${NAMES[$i]}]:-1.0} (\`refine\`)${SPEC_REFINE_MEAN[${NAMES[$i]}]:+, taken as ${SPEC_REFINE_MEAN[${NAMES[$i]}]} × that round + the rest × the one before}"
-                    # a fourth round's history has the third too
-                    if [ "$plain_log" = "$WORK/spec-refine4/${NAMES[$i]}" ]; then history+=", then $(refine3_steps "${NAMES[$i]}") more at ${SPEC_REFINE3_WEIGHT[${NAMES[$i]}]:-1.0} (\`refine3\`)${SPEC_REFINE3_MEAN[${NAMES[$i]}]:+, taken as ${SPEC_REFINE3_MEAN[${NAMES[$i]}]} × that round + the rest × the one before}"; fi ;;
-            esac
+            [[ $plain_log == "$WORK"/spec*/"${NAMES[$i]}" ]] && history=$(round_history "${NAMES[$i]}" "$plain_log" "$half_member")
             fast_member="$member \`paintings8-plain-fast\` (conditional instance norm, the \`fast-plain\` stage of scripts/rebuild_zoo.sh), taken out as an ordinary network and given skips (models/fast_net.py)"
             case $fast_plain_log in
                 "$WORK/fast-spec/${NAMES[$i]}") fast_history=$fast_member ;;
@@ -424,7 +441,8 @@ for stage in "$@"; do
     all)
         "$0" "$BASE" tw & twin=$!; "$0" "$BASE" distill; wait "$twin"
         "$0" "$BASE" fast-plain & twin=$!; "$0" "$BASE" fast-tw; wait "$twin"
-        "$0" "$BASE" specialize refine refine3 refine4 fast-specialize fast-refine blend ship ;;
-    *) echo "unknown stage: $stage (all, tw, distill, fast-plain, fast-tw, specialize, specialize-tw, refine, refine3, refine4, refine-mean, fast-specialize, fast-specialize-tw, fast-refine, blend, ship)" >&2; exit 2 ;;
+        # shellcheck disable=SC2046  # one word per later round
+        "$0" "$BASE" specialize refine $(later_stages) fast-specialize fast-refine blend ship ;;
+    *) echo "unknown stage: $stage (all, tw, distill, fast-plain, fast-tw, specialize, specialize-tw, refine, refine3 ... refine9, refine-mean, fast-specialize, fast-specialize-tw, fast-refine, blend, ship)" >&2; exit 2 ;;
     esac
 done
