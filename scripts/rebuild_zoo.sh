@@ -176,9 +176,11 @@ refine() {  # NAME: the second round of its half-width network, then its tempora
 }
 
 later_round() {  # N NAME: round N (3 or more) of its half-width network, from round N-1 (or its mean); then, if N is its
-    local n=$1 name=$2  # last round, its temporal fine-tune
+    local n=$1 name=$2 start  # last round, its temporal fine-tune
+    start=$(round_network "$WORK/$(round_dir $((n - 1)))/$name" "$name-plain")
+    [ -n "$start" ] || fail "refine$n: no round $((n - 1)) of $name in $WORK/$(round_dir $((n - 1)))/$name to start from"
     train_one "$name" --style-name "$name-plain" --save-model-dir "$WORK/spec-refine$n/$name" \
-        --init "$(round_network "$WORK/$(round_dir $((n - 1)))/$name" "$name-plain")" --style-weight "$(round_weight "$name" "$n")" \
+        --init "$start" --style-weight "$(round_weight "$name" "$n")" \
         --steps "$(round_steps "$name" "$n")" --decay-steps 300 --lr 2e-4 --checkpoint-every 500 > "$WORK/spec-refine$n-$name.log" 2>&1
     round_mean "$name" "refine$n"
     [ "$(last_round "$name")" -gt "$n" ] || specialize_tw "$name"
