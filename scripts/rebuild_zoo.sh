@@ -111,7 +111,12 @@ declare -A ROUND_WEIGHT=([great_wave:3]=1.8 [the_scream:3]=1.2 [composition_vii:
                          [great_wave:4]=1.7 [great_wave:5]=1.7 [great_wave:6]=1.6)
 declare -A ROUND_STEPS=([night_cafe:3]=1000 [great_wave:5]=3000 [great_wave:6]=1000)
 declare -A ROUND_MEAN=([great_wave:3]=0.3 [the_scream:3]=0.8 [great_wave:6]=0.5)
-round_steps() { echo "${ROUND_STEPS[$1:$2]:-1500}"; }  # NAME N
+round_steps() {  # NAME N: the length of that round (2 or more)
+    case $2 in 2) refine_steps "$1" ;; *) echo "${ROUND_STEPS[$1:$2]:-1500}" ;; esac
+}
+round_share() {  # NAME N: the share of round N in its mean with round N-1; none where the round is taken alone
+    case $2 in 2) echo "${SPEC_REFINE_MEAN[$1]:-}" ;; *) echo "${ROUND_MEAN[$1:$2]:-}" ;; esac
+}
 last_round() {  # NAME: the number of its last half-width round (1: the specialize stage, 2: refine)
     local n=2
     while [ -n "${ROUND_WEIGHT[$1:$((n + 1))]:-}" ]; do n=$((n + 1)); done
@@ -172,26 +177,20 @@ specialize() {  # NAME: its own trunk (2000 steps from BASE's member), then the 
     listed "$name" "${SPEC_REFINE[@]}" || specialize_tw "$name"
 }
 
-refine() {  # NAME: the second round of its half-width network, then its temporal fine-tune
-    local name=$1
-    train_one "$name" --style-name "$name-plain" --save-model-dir "$WORK/spec-refine/$name" \
-        --init "$WORK/spec/$name/$name-plain.safetensors" --style-weight "${SPEC_REFINE_WEIGHT[$name]:-1.0}" \
-        --steps "$(refine_steps "$name")" --decay-steps 300 --lr 2e-4 --checkpoint-every 500 > "$WORK/spec-refine-$name.log" 2>&1
-    round_mean "$name" refine
-    [ "$(last_round "$name")" -gt 2 ] || specialize_tw "$name"
-}
-
-later_round() {  # N NAME: round N (3 or more) of its half-width network, from round N-1 (or its mean); then, if N is its
-    local n=$1 name=$2 start  # last round, its temporal fine-tune
+later_round() {  # N NAME: round N (2 or more) of its half-width network, from round N-1 (or its mean); then, if N is
+    local n=$1 name=$2 start dir  # its last round, its temporal fine-tune
     start=$(round_network "$WORK/$(round_dir $((n - 1)))/$name" "$name-plain")
-    [ -n "$start" ] || fail "refine$n: no round $((n - 1)) of $name in $WORK/$(round_dir $((n - 1)))/$name to start from"
-    train_one "$name" --style-name "$name-plain" --save-model-dir "$WORK/spec-refine$n/$name" \
+    [ -n "$start" ] || fail "$(round_stage "$n"): no round $((n - 1)) of $name in $WORK/$(round_dir $((n - 1)))/$name to start from"
+    dir=$(round_dir "$n")
+    train_one "$name" --style-name "$name-plain" --save-model-dir "$WORK/$dir/$name" \
         --init "$start" --style-weight "$(round_weight "$name" "$n")" \
-        --steps "$(round_steps "$name" "$n")" --decay-steps 300 --lr 2e-4 --checkpoint-every 500 > "$WORK/spec-refine$n-$name.log" 2>&1
-    round_mean "$name" "refine$n"
+        --steps "$(round_steps "$name" "$n")" --decay-steps 300 --lr 2e-4 --checkpoint-every 500 > "$WORK/$dir-$name.log" 2>&1
+    round_mean "$name" "$(round_stage "$n")"
     [ "$(last_round "$name")" -gt "$n" ] || specialize_tw "$name"
 }
 
+round_stage() { if [ "$1" = 2 ]; then echo refine; else echo "refine$1"; fi; }  # N: the stage that runs round N
+refine() { later_round 2 "$1"; }  # NAME: the second round (stage refine)
 later_round_n() { later_round "$ROUND_N" "$1"; }  # NAME: in_lanes' form, the round set by the stage
 
 later_stages() {  # refine3 ... up to the last later round of any painting
@@ -204,10 +203,10 @@ round_history() {  # NAME FOLDER MEMBER: what a card says came before the round 
     local name=$1 round n text=$3 mean
     case $(basename "$(dirname "$2")") in spec) round=1 ;; spec-refine) round=2 ;; *) round=$(basename "$(dirname "$2")"); round=${round#spec-refine} ;; esac
     [ "$round" -ge 2 ] && text+=", fine-tuned alone for ${STEPS_SPEC:-2000} steps at style weight $(round_weight "$name" 1) (the \`specialize\` stage)"
-    [ "$round" -ge 3 ] && text+=" and $(refine_steps "$name") more at $(round_weight "$name" 2) (\`refine\`)${SPEC_REFINE_MEAN[$name]:+, taken as ${SPEC_REFINE_MEAN[$name]} × that round + the rest × the one before}"
-    for ((n = 3; n < round; n++)); do
-        mean=${ROUND_MEAN[$name:$n]:-}
-        text+=", then $(round_steps "$name" "$n") more at $(round_weight "$name" "$n") (\`refine$n\`)${mean:+, taken as $mean × that round + the rest × the one before}"
+    for ((n = 2; n < round; n++)); do
+        mean=$(round_share "$name" "$n")
+        if [ "$n" = 2 ]; then text+=" and"; else text+=", then"; fi
+        text+=" $(round_steps "$name" "$n") more at $(round_weight "$name" "$n") (\`$(round_stage "$n")\`)${mean:+, taken as $mean × that round + the rest × the one before}"
     done
     echo "$text"
 }
@@ -225,10 +224,9 @@ refine_mean() {
 round_mean() {  # NAME refine|refineN|fast-refine: refine_mean of that round with the one before, at its share
     local n
     case $2 in
-        refine) refine_mean "$1-plain" "$WORK/spec-refine/$1" "$WORK/spec/$1/$1-plain.safetensors" round1 "${SPEC_REFINE_MEAN[$1]:-}" ;;
-        refine[3-9]) n=${2#refine}
-            refine_mean "$1-plain" "$WORK/spec-refine$n/$1" "$(round_network "$WORK/$(round_dir $((n - 1)))/$1" "$1-plain")" \
-                "round$((n - 1))" "${ROUND_MEAN[$1:$n]:-}" ;;
+        refine|refine[3-9]) n=${2#refine}; n=${n:-2}
+            refine_mean "$1-plain" "$WORK/$(round_dir "$n")/$1" "$(round_network "$WORK/$(round_dir $((n - 1)))/$1" "$1-plain")" \
+                "round$((n - 1))" "$(round_share "$1" "$n")" ;;
         fast-refine) refine_mean "$1-plain-fast" "$WORK/fast-refine/$1" "$WORK/fast-spec/$1/$1-plain-fast.safetensors" round1 \
             "${FAST_REFINE_MEAN[$1]:-}" ;;
     esac
