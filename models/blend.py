@@ -6,6 +6,10 @@ Wortsman et al. 2022; model soups). stylecam uses it for the temporal styles: av
 fine-tune with a little of its plain starting point gives back most of the plain network's texture while
 keeping most of the flicker reduction (docs/benchmarks.md, "Weight-space blends"). Blending networks
 trained from different starts (two unrelated styles) is allowed but gives no such guarantee.
+
+A blend of two networks may give each group of layers a weight of its own (`--layer-weights`): in a
+temporal fine-tune the flicker reduction and the texture it costs do not sit in the same layers
+(docs/benchmarks.md, "Layer-wise shares of the temporal fine-tune").
 """
 from __future__ import annotations
 
@@ -28,6 +32,27 @@ def parse_part(text: str) -> tuple[str, float | None]:
         except ValueError:
             pass
     return text, None
+
+
+def parse_layer_weights(text: str) -> dict[str, float]:
+    """'PREFIX=W,PREFIX=W' -> {prefix: the first part's weight for the parameters named PREFIX...}."""
+    weights: dict[str, float] = {}
+    for item in filter(None, (s.strip() for s in text.split(","))):
+        prefix, sep, value = item.rpartition("=")
+        try:
+            weight = float(value)
+        except ValueError:
+            weight = -1.0
+        if not sep or not prefix or not 0 <= weight <= 1:
+            raise BlendError(f"--layer-weights: {item!r} is not PREFIX=WEIGHT with a weight from 0 to 1")
+        weights[prefix] = weight
+    return weights
+
+
+def layer_weight(key: str, layer_weights: dict[str, float]) -> float | None:
+    """The first part's weight for one parameter: that of the longest prefix naming it, None if none does."""
+    prefixes = [p for p in layer_weights if key.startswith(p)]
+    return layer_weights[max(prefixes, key=len)] if prefixes else None
 
 
 def blend_weights(weights: list[float | None]) -> list[float]:
@@ -64,33 +89,48 @@ def with_temporal_loss(training: dict) -> bool:
     return any(t.get("temporal_weight") for t in part_trainings(training))
 
 
-def blend_states(parts: list[tuple[Checkpoint, float]]) -> dict[str, torch.Tensor]:
-    """sum_i w_i * state_i, computed in float64 so the blend of a network with itself is that network."""
+def blend_states(parts: list[tuple[Checkpoint, float]],
+                 layer_weights: dict[str, float] | None = None) -> dict[str, torch.Tensor]:
+    """sum_i w_i * state_i, computed in float64 so the blend of a network with itself is that network;
+    `layer_weights` (two parts only): the first part's weight per parameter-name prefix, the second's the rest."""
     if len(parts) < 2:
         raise BlendError("a blend needs at least two networks")
     first = parts[0][0]
     for ckpt, _ in parts[1:]:
         if ckpt.arch != first.arch:
             raise BlendError(f"cannot blend different architectures: {arch_text(first.arch)} and {arch_text(ckpt.arch)}")
-    return blend_state_dicts([(ckpt.state, w) for ckpt, w in parts])
+    if layer_weights:
+        if len(parts) != 2:
+            raise BlendError("--layer-weights needs exactly two networks")
+        unused = [p for p in layer_weights if not any(k.startswith(p) for k in first.state)]
+        if unused:
+            groups = sorted({k.split(".")[0] for k in first.state})
+            raise BlendError(f"--layer-weights: no parameter of this network starts with {unused[0]} "
+                             f"(they start with {', '.join(groups)})")
+    return blend_state_dicts([(ckpt.state, w) for ckpt, w in parts], layer_weights)
 
 
-def blend_state_dicts(parts: list[tuple[dict[str, torch.Tensor], float]]) -> dict[str, torch.Tensor]:
-    """The weighted sum of state dicts of one architecture (float64 sums; integer buffers from the first)."""
+def blend_state_dicts(parts: list[tuple[dict[str, torch.Tensor], float]],
+                      layer_weights: dict[str, float] | None = None) -> dict[str, torch.Tensor]:
+    """The weighted sum of state dicts of one architecture (float64 sums; integer buffers from the first);
+    with `layer_weights`, of two: the first's weight per parameter-name prefix (layer_weight), the second's the rest."""
     first = parts[0][0]
     out = {}
     for key, tensor in first.items():
         if tensor.is_floating_point():
-            mixed = sum(w * state[key].detach().cpu().double() for state, w in parts)
+            own = layer_weight(key, layer_weights or {})
+            weights = [w for _, w in parts] if own is None else [own, 1 - own]
+            mixed = sum(w * state[key].detach().cpu().double() for (state, _), w in zip(parts, weights))
             out[key] = mixed.to(tensor.dtype)  # type: ignore[union-attr]
         else:
             out[key] = tensor.clone()
     return out
 
 
-def blend_networks(parts: list[str], output: str, style_name: str = "") -> list[tuple[str, float]]:
-    """`stylecam blend`: the NAME_OR_PATH[:WEIGHT] parts averaged into a new checkpoint at `output`;
-    returns (network, weight) per part."""
+def blend_networks(parts: list[str], output: str, style_name: str = "",
+                   layer_weights: dict[str, float] | None = None) -> list[tuple[str, float]]:
+    """`stylecam blend`: the NAME_OR_PATH[:WEIGHT] parts averaged into a new checkpoint at `output` (with
+    `layer_weights`, the first part's weight per parameter-name prefix); returns (network, weight) per part."""
     import datetime
 
     from stylecam.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
@@ -111,7 +151,7 @@ def blend_networks(parts: list[str], output: str, style_name: str = "") -> list[
             loaded.append((path, load_checkpoint(path), weight))
         except CheckpointError as exc:
             raise BlendError(str(exc)) from None
-    state = blend_states([(ckpt, w) for _, ckpt, w in loaded])
+    state = blend_states([(ckpt, w) for _, ckpt, w in loaded], layer_weights)
     first = loaded[0][1]
     net = create_network(first.arch)
     net.load_state_dict(state)
@@ -119,6 +159,8 @@ def blend_networks(parts: list[str], output: str, style_name: str = "") -> list[
         "blend": [{"network": path.stem, "weight": round(w, 6), "training": ckpt.training} for path, ckpt, w in loaded],
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
+    if layer_weights:
+        training["blend_layers"] = dict(layer_weights)
     from pathlib import Path
 
     from stylecam.models.styles import network_kind

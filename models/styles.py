@@ -97,6 +97,8 @@ def describe_training(training: dict) -> str:
         desc = f"{len(desc)} styles: " + ", ".join(training.get("member_names") or desc)
     if training.get("blend"):
         desc = "blend of " + " + ".join(f"{p['weight']:g} x {p['network']}" for p in training["blend"])
+        if training.get("blend_layers"):
+            desc += " (the first's weight in " + ", ".join(f"{k} {w:g}" for k, w in training["blend_layers"].items()) + ")"
     if training.get("steps"):
         how = f"fine-tuned {training['steps']} steps from {Path(training['init']).stem}" if training.get("init") else f"{training['steps']} steps"
         if training.get("widened_from"):

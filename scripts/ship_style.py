@@ -294,6 +294,8 @@ def card(name: str, ckpt_path: Path, style_file: str, log: Path | None, gallery:
     if blend:
         recipe.append("then blended in weight space (`stylecam blend`, models/blend.py): " +
                       " + ".join(f"{p['weight']:g} × {_part_name(p)}" for p in blend) +
+                      "".join(f", except in the layers named {k}*, which take {w:g} × {_part_name(blend[0])} + {1 - w:g} × "
+                              f"{_part_name(blend[1])}" for k, w in ckpt.training.get("blend_layers", {}).items()) +
                       f" ({_part_name(blend[0])} is the fine-tune above; the table and log below are its own)" +
                       "".join(f"; {_part_name(p)}: {_fine_tune_text(p['training'])}" for p in blend[1:] if p["training"].get("init")))
     vgg = t.get("vgg_source") or "none (distillation only)"

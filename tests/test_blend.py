@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from stylecam.models.blend import (BlendError, blend_states, blend_weights, parse_part, part_trainings, primary_training,
-                                   with_temporal_loss)
+from stylecam.models.blend import (BlendError, blend_states, blend_weights, parse_layer_weights, parse_part, part_trainings,
+                                   primary_training, with_temporal_loss)
 from stylecam.models.checkpoint import load_checkpoint
 from stylecam.models.styles import ZOO
 from tests.test_cli_errors import assert_clean_failure, stylecam
@@ -51,6 +51,35 @@ def test_a_blend_is_temporal_when_any_of_its_parts_is():
     assert [t["steps"] for t in part_trainings(temporal)] == [400, 2000, 2000]
     assert not with_temporal_loss(plain_rounds) and with_temporal_loss(temporal)
     assert with_temporal_loss({"temporal_weight": 500}) and not with_temporal_loss({"steps": 3})
+
+
+def test_layer_weights_give_each_named_group_its_own_share():
+    """--layer-weights residuals=1,decoder.6=0: the residual blocks wholly the first network, the decoder's last
+    layer wholly the second (the longest prefix wins over decoder=0.5), the rest at the parts' weights."""
+    a, b = load_checkpoint(TEMPORAL), load_checkpoint(PLAIN)
+    weights = parse_layer_weights("residuals=1, decoder=0.5,decoder.6=0")
+    mixed = blend_states([(a, 0.3), (b, 0.7)], weights)
+    for key, tensor in a.state.items():
+        share = 1.0 if key.startswith("residuals") else 0.0 if key.startswith("decoder.6") else 0.5 if key.startswith("decoder") else 0.3
+        expect = (share * tensor.double() + (1 - share) * b.state[key].double()).to(tensor.dtype)
+        torch.testing.assert_close(mixed[key], expect, rtol=0, atol=0)
+    for bad in ("residuals", "residuals=2", "=0.5", "residuals=x"):
+        with pytest.raises(BlendError, match="PREFIX=WEIGHT"):
+            parse_layer_weights(bad)
+    with pytest.raises(BlendError, match="no parameter of this network starts with middle"):
+        blend_states([(a, 0.3), (b, 0.7)], {"middle": 1.0})
+    with pytest.raises(BlendError, match="exactly two"):
+        blend_states([(a, 0.3), (b, 0.3), (a, 0.4)], {"residuals": 1.0})
+
+
+def test_blend_cli_records_layer_weights(tmp_path: Path):
+    out = tmp_path / "mix.safetensors"
+    result = stylecam("blend", "the_scream-fast:0.4", "the_scream-plain-fast:0.6", "--layer-weights", "residuals=1", "-o", out)
+    assert result.returncode == 0, result.stderr
+    assert load_checkpoint(out).training["blend_layers"] == {"residuals": 1.0}
+    assert "residuals: 1 x the first" in result.stdout
+    assert_clean_failure(stylecam("blend", "the_scream-fast:0.4", "the_scream-plain-fast:0.6", "--layer-weights", "decoder=1",
+                                  "-o", tmp_path / "b.safetensors"), "no parameter of this network starts with decoder")
 
 
 def test_blend_refuses_other_architectures():

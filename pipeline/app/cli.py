@@ -432,16 +432,21 @@ def bench(input_path: str | None, size: str, frames: int, style: str, image_size
 @click.argument("parts", nargs=-1, required=True, metavar="NETWORK[:WEIGHT]...")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The blended .safetensors checkpoint.")
 @click.option("--style-name", default="", help="Name of the new style (default: the output's file name).")
-def blend_command(parts: tuple[str, ...], output: str, style_name: str) -> None:
+@click.option("--layer-weights", default="", metavar="PREFIX=W,...",
+              help="Two networks: the first one's weight for the parameters whose names start with PREFIX "
+                   "(e.g. residuals=1,decoder=0.3); the others take the NETWORK:WEIGHT ones.")
+def blend_command(parts: tuple[str, ...], output: str, style_name: str, layer_weights: str) -> None:
     """Average the weights of networks of one architecture into a new checkpoint.
 
     E.g. `stylecam blend the_scream:0.8 the_scream-plain:0.2 -o out.safetensors` (models/blend.py). Each NETWORK is an exact style name (as `stylecam styles --all` lists it) or a .safetensors path; weights
     are normalised to sum to 1, equal if none is given. Meant for networks fine-tuned from one another."""
     check_file_output(output, "-o")
-    from stylecam.models.blend import blend_networks
+    from stylecam.models.blend import blend_networks, parse_layer_weights
 
-    parts_used = blend_networks(list(parts), output, style_name)
-    click.echo(f"wrote {output}: " + " + ".join(f"{w:g} x {name}" for name, w in parts_used))
+    by_layer = parse_layer_weights(layer_weights)
+    parts_used = blend_networks(list(parts), output, style_name, by_layer)
+    click.echo(f"wrote {output}: " + " + ".join(f"{w:g} x {name}" for name, w in parts_used)
+               + "".join(f"; {prefix}: {w:g} x the first" for prefix, w in by_layer.items()))
 
 
 @main.command("eval")
