@@ -99,12 +99,13 @@ def quality_section(name: str, eval_jsons: list[Path]) -> str:
         what = "Johnson's, half width" if net == "-fast" else "half width"
         comparisons += [(f"style loss / `{variant}` ({what})", variant, "style_loss"),
                         (f"content loss / `{variant}` ({what})", variant, "content_loss")]
-    lines, ratios = [], {label: [] for label, _, _ in comparisons}
+    lines, ratios, cpus = [], {label: [] for label, _, _ in comparisons}, set()
     for path in eval_jsons:
         result = json.loads(path.read_text())
         styles = result["styles"]
         if name not in styles:
             continue
+        cpus.add(result.get("cpu") or "")  # older results do not name it
         for style, row in styles.items():
             mark = "**" if style == name else ""
             busy = busy_note(row.get("others_cpu"))  # an fps from a busy machine says so in the card
@@ -123,8 +124,13 @@ def quality_section(name: str, eval_jsons: list[Path]) -> str:
         text += f"This network against its comparators over {len(next(iter(ratios.values())))} clips:\n\n| ratio | geometric mean | worst |\n|---|---|---|\n{summary}\n"
     return (text + "Per clip (`benchmarks/temporal.py`, 30 frames, inference at a short side of 256 px, losses as in training "
             "against the painting and the input frames; see docs/benchmarks.md):\n\n"
-            "| clip | network | E_warp | style loss | content loss | fps (PyTorch on this CPU, 2 threads, one network at a time; the machine is shared, so ±20 % between runs) |\n|---|---|---|---|---|---|\n"
+            f"| clip | network | E_warp | style loss | content loss | fps (PyTorch on {cpu_words(cpus)}, 2 threads, one network at a time; the machine is shared, so ±20 % between runs) |\n|---|---|---|---|---|---|\n"
             + "\n".join(lines) + "\n\n")
+
+
+def cpu_words(cpus: set[str]) -> str:
+    """The CPU the eval results name (pipeline/cpu_model.py), where they all name the same one."""
+    return next(iter(cpus)) if len(cpus) == 1 and "" not in cpus else "a 2-core CPU of this project's machines"
 
 
 def content_text(t: dict) -> str:

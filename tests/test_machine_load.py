@@ -43,3 +43,18 @@ def test_no_counters_means_unknown(monkeypatch, tmp_path):
 def test_busy_note_words():
     assert busy_note(0.1) == ""
     assert busy_note(0.6) == "busy machine: other processes used 60% of the CPU"
+
+
+def test_cpu_model_names_the_model_family_and_number(tmp_path):
+    """pipeline/cpu_model.py on /proc/cpuinfo text as two of this project's machines have it, on this machine's own,
+    and where there is none."""
+    from stylecam.pipeline.cpu_model import cpu_model
+
+    info = tmp_path / "cpuinfo"
+    core = "processor\t: {n}\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\nmodel name\t: AMD EPYC 9R14 96-Core Processor\n"
+    info.write_text(core.format(n=0) + "\n" + core.format(n=1).replace("9R14", "other"))
+    assert cpu_model(info) == "AMD EPYC 9R14 96-Core Processor, family 25 model 17"
+    info.write_text("processor\t: 0\nmodel name\t: AMD EPYC\n")
+    assert cpu_model(info) == "AMD EPYC"
+    assert cpu_model(tmp_path / "none")  # another system: the platform's words, never empty
+    assert cpu_model()

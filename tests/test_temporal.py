@@ -11,6 +11,7 @@ import torch
 
 from media import make_video
 from stylecam.pipeline.app.evaluate import Clip, clip_flows, evaluate, mean_warping_error, stylise
+from stylecam.pipeline.cpu_model import cpu_model
 from stylecam.train.motion import synthetic_clip, synthetic_pair, temporal_loss, warp_image, warp_tensor
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,6 +117,7 @@ def test_eval_cli_on_a_video_and_on_a_photo(tiny_style, tmp_path):
     assert r.returncode == 0, r.stderr
     result = json.loads(out.read_text())
     assert result["frames"] == 6 and result["flow"] == "dis" and result["input_e_warp"] >= 0
+    assert result["cpu"] == cpu_model()  # every fps names the CPU it was taken on
     assert set(result["styles"]) == {str(tiny_style), "random"}
     assert cv2.imread(str(tmp_path / "strip.png")).shape[0] == 3 * 160
 

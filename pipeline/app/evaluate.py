@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 import torch
 
+from stylecam.pipeline.cpu_model import cpu_model
 from stylecam.pipeline.files import cache_dir, write_text_atomic
 from stylecam.pipeline.machine_load import OtherLoad
 from stylecam.pipeline.stage import Context
@@ -273,7 +274,7 @@ def evaluate(clip: Clip, styles: list[str], image_size: int | None = None, backe
     result = {"input": clip.name, "frames": len(clip.frames), "size": list(clip.frames[0].shape[1::-1]),
               "flow": "exact (synthetic)" if clip.flows is not None else flow_method,
               "input_e_warp": mean_warping_error(clip.frames, flows),
-              "input_e_warp_still": mean_warping_error(clip.frames, flows, still_only=True), "styles": {}}
+              "input_e_warp_still": mean_warping_error(clip.frames, flows, still_only=True), "cpu": cpu_model(), "styles": {}}
     outputs = {}
     if losses or optimum_frames:  # one painting for every style, so their losses compare (NAME vs NAME-plain)
         style_image = style_image or default_style_image(styles)
