@@ -23,7 +23,7 @@
 #               from round N-1 (or its mean), then the temporal fine-tune where N is the painting's last round
 #   specialize-tw, fast-specialize-tw  only the second run of each (the temporal fine-tune), from the first's result
 #   blend       per painting NAME = 0.4 tw + 0.6 plain, NAME-fast = 0.7 fast-tw + 0.3 plain-fast (TW, FAST_TW, and
-#               TW_SHARE, FAST_TW_SHARE where a painting differs);
+#               TW_SHARE, FAST_TW_SHARE where a painting differs, FAST_TW_LAYERS where its layers do);
 #               for a specialised painting, tw and plain are its own two fine-tunes
 #   ship        every network into models/zoo/ with its card and gallery row (scripts/ship_style.py)
 # The painting is at 512 px throughout; `tw`, `distill` and the specialising fine-tunes train on 128 px crops
@@ -71,7 +71,12 @@ FAST_TW=${FAST_TW:-0.7}  # and of NAME-fast
 declare -A TW_SHARE=([starry_night]=0.3 [great_wave]=0.4 [night_cafe]=0.3 [udnie]=0.4 [composition_vii]=0.3)
 # shipwreck_of_the_minotaur's fast one is its temporal fine-tune alone: at 0.7 its E_warp on the office clip was 0.63x;
 # composition_vii's, whose E_warp had the most room, takes 0.5 (at 0.4 the office clip came to 0.67x).
-declare -A FAST_TW_SHARE=([shipwreck_of_the_minotaur]=1 [composition_vii]=0.5)
+# the_scream's takes 0.4, but its residual blocks wholly from the fine-tune (FAST_TW_LAYERS).
+declare -A FAST_TW_SHARE=([shipwreck_of_the_minotaur]=1 [composition_vii]=0.5 [the_scream]=0.4)
+# Per painting where the fine-tune's share differs between layers (`stylecam blend --layer-weights`): the_scream's
+# fast fine-tune steadies its output in its residual blocks at little cost, and costs content and style loss in
+# its encoder and decoder (docs/benchmarks.md, "Layer-wise shares of the temporal fine-tune").
+declare -A FAST_TW_LAYERS=([the_scream]="residuals=1")
 KINDS=${KINDS:-half fast}
 read -r -a ONLY <<< "${ONLY:-${NAMES[*]}}"
 # The paintings whose half-width networks get a trunk of their own (all eight), and the style weight of each
@@ -406,7 +411,7 @@ for stage in "$@"; do
                     cp "$fast_tw" "$WORK/zoo/$name-fast.safetensors"
                 else
                     "$PY" -m stylecam.pipeline.app.cli blend "$fast_tw:$share" "$fast_plain:$(awk "BEGIN { print 1 - $share }")" \
-                        -o "$WORK/zoo/$name-fast.safetensors"
+                        ${FAST_TW_LAYERS[$name]:+--layer-weights "${FAST_TW_LAYERS[$name]}"} -o "$WORK/zoo/$name-fast.safetensors"
                 fi
                 cp "$fast_plain" "$WORK/zoo/$name-plain-fast.safetensors"
             fi

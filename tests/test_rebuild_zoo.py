@@ -98,6 +98,12 @@ def test_every_run_starts_from_the_round_before_and_the_temporal_ones_from_the_l
         parts = [p.rsplit(":", 1)[0] for p in blend[blend.index("blend") + 1:blend.index("-o")]]
         assert parts[0].startswith(last(tw[-1], "--save-model-dir")) and parts[1] in plain, name
     assert len(trains) == len({last(c, "--save-model-dir") for c in trains}), "a run was made twice"
+    # NAME-fast blends its fast fine-tune and plain network; the_scream's gives its residual blocks wholly to the fine-tune
+    fast = {name: next(c for c in calls if "blend" in c and last(c, "-o") == f"{work}/zoo/{name}-fast.safetensors")
+            for name in NAMES if name != "shipwreck_of_the_minotaur"}  # its fast one is the fine-tune alone
+    assert last(fast["the_scream"], "--layer-weights") == "residuals=1"
+    assert fast["the_scream"][fast["the_scream"].index("blend") + 1].endswith("-fast-tw500.safetensors:0.4")
+    assert all("--layer-weights" not in c for name, c in fast.items() if name != "the_scream")
 
 
 def test_only_names_a_painting_or_fails_in_one_line(tmp_path: Path) -> None:

@@ -324,6 +324,18 @@ def test_init_starts_from_weights_but_counts_steps_from_zero(data, tmp_path):
         train(config(data, tmp_path / "d", content_weight=0.0, style_weight=0.0))
 
 
+def test_freeze_keeps_the_named_parameters_and_trains_the_rest(data, tmp_path):
+    """--freeze decoder: a fine-tune from --init leaves every decoder tensor bit for bit as it was and moves
+    the others; a prefix that names no parameter is refused."""
+    first = train(config(data, tmp_path / "a", steps=4))
+    second = train(config(data, tmp_path / "b", steps=4, init=str(first), freeze="decoder", temporal_weight=10.0))
+    before, after = load_checkpoint(first).state, load_checkpoint(second).state
+    assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("decoder"))
+    assert not all(torch.equal(before[k], after[k]) for k in before if k.startswith(("encoder", "residuals")))
+    with pytest.raises(TrainError, match="--freeze middle: no parameter"):
+        train(config(data, tmp_path / "c", steps=2, init=str(first), freeze="decoder, middle"))
+
+
 def test_sigterm_during_training_saves_a_checkpoint_to_resume_from(data, tmp_path):
     import signal
 

@@ -56,6 +56,8 @@ class TrainConfig:
                                      "over up to N pixels.", min=0, max=8)
     teacher: str | None = option(None, "Distil this style (name or checkpoint): the output is pulled towards the teacher's.")
     distill_weight: float = option(0.0, "Weight of the distillation loss (0 with --teacher: 1).")
+    freeze: str = option("", "Comma-separated parameter-name prefixes (e.g. decoder) kept as --init left them; "
+                             "the rest trains.")
     init: str | None = option(None, "Start from these weights (fine-tuning); steps count from 0. A narrower network of "
                                     "the same design is widened to --width first, computing the same function "
                                     "(models/widen.py).", kind="file")

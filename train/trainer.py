@@ -112,6 +112,24 @@ def _load_frozen(spec: str, device: torch.device) -> torch.nn.Module:
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
+def trainable(net: torch.nn.Module, freeze: str) -> list[torch.nn.Parameter]:
+    """The parameters the optimiser moves: all but those named by a prefix in `freeze` (comma-separated), which
+    stop taking gradients."""
+    prefixes = [p.strip() for p in freeze.split(",") if p.strip()]
+    names = [name for name, _ in net.named_parameters()]
+    for prefix in prefixes:
+        if not any(name.startswith(prefix) for name in names):
+            raise TrainError(f"--freeze {prefix}: no parameter of this network starts with it "
+                             f"(they start with {', '.join(sorted({n.split('.')[0] for n in names}))})")
+    kept = []
+    for name, param in net.named_parameters():
+        if any(name.startswith(prefix) for prefix in prefixes):
+            param.requires_grad_(False)
+        else:
+            kept.append(param)
+    return kept
+
+
 def cpu_bf16_speedup(repeats: int = 3) -> float:
     """How much faster a VGG-sized convolution runs under bf16 autocast than in fp32 on this CPU, measured
     now: CPUs with native bf16 (AVX512-BF16, AMX) run it ~2x faster, others emulate it and run slower."""
@@ -277,7 +295,7 @@ def train(cfg: TrainConfig) -> Path:
     if members and not isinstance(net, MultiStyleNetwork):
         net = MultiStyleNetwork(net, len(members))
     net = net.to(device).train()
-    optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    optimizer = torch.optim.Adam(trainable(net, cfg.freeze), lr=cfg.lr)
     start_step = 0
     out_dir = Path(cfg.save_model_dir)
     style_name = run_name(cfg)
