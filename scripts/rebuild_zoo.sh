@@ -68,7 +68,9 @@ FAST_TW=${FAST_TW:-0.7}  # and of NAME-fast
 # to 0.64x, and every shipped NAME keeps all six clips of benchmarks/temporal.py within 0.6x.  composition_vii's
 # and udnie's longer fine-tunes (SPEC_TW_MORE) flicker less, which made room for 0.3 and 0.4 (0.56x and 0.55x on
 # the office clip; at 0.3 udnie's came to 0.62x).
-declare -A TW_SHARE=([starry_night]=0.3 [great_wave]=0.4 [night_cafe]=0.3 [udnie]=0.4 [composition_vii]=0.3)
+# night_cafe's fine-tune at temporal weight 500 (SPEC_TEMPORAL_WEIGHT) takes 0.38 (at 0.36 the office clip came to
+# 0.603x), composition_vii's 0.5 (at 0.4, 0.61x).
+declare -A TW_SHARE=([starry_night]=0.3 [great_wave]=0.4 [night_cafe]=0.38 [udnie]=0.4 [composition_vii]=0.5)
 # shipwreck_of_the_minotaur's fast one is its temporal fine-tune alone: at 0.7 its E_warp on the office clip was 0.63x;
 # composition_vii's, whose E_warp had the most room, takes 0.5 (at 0.4 the office clip came to 0.67x).
 # the_scream's takes 0.4, but its residual blocks wholly from the fine-tune (FAST_TW_LAYERS).
@@ -266,21 +268,27 @@ half_plain() {
 declare -A SPEC_TW_FACTOR=([shipwreck_of_the_minotaur]=1 [night_cafe]=1 [the_scream]=1 [composition_vii]=1.35)
 # The half-width temporal fine-tunes that go on for 800 more steps (docs/benchmarks.md, "Longer temporal
 # fine-tunes"): their style loss was still falling at step 400, and E_warp fell with it.
-read -r -a SPEC_TW_MORE <<< "${SPEC_TW_MORE-great_wave starry_night shipwreck_of_the_minotaur wheat_field night_cafe the_scream composition_vii udnie}"
+read -r -a SPEC_TW_MORE <<< "${SPEC_TW_MORE-great_wave starry_night shipwreck_of_the_minotaur wheat_field the_scream udnie}"
+# The temporal weight of a half-width fine-tune where it is not 1000: night_cafe's and composition_vii's at 500
+# (400 steps) cost less style loss at the same E_warp than the 1200-step ones at 1000, blended at a larger share
+# (docs/benchmarks.md, "Layer-wise shares of the temporal fine-tune", its last paragraph).
+declare -A SPEC_TEMPORAL_WEIGHT=([night_cafe]=500 [composition_vii]=500)
+spec_tw_name() { echo "$1-tw${SPEC_TEMPORAL_WEIGHT[$1]:-1000}"; }  # NAME: its half-width temporal fine-tune's name
 tw_style_weight() { awk "BEGIN { print ${2:-1.5} * $1 }"; }  # WEIGHT [FACTOR]
 
 specialize_tw() {  # NAME: the temporal fine-tune of its own-trunk network (stage specialize-tw redoes only this)
-    local name=$1 plain weight
+    local name=$1 plain weight tw temporal=${SPEC_TEMPORAL_WEIGHT[$1]:-1000}
     read -r plain _ weight <<< "$(half_plain "$name")"
     weight=$(tw_style_weight "$weight" "${SPEC_TW_FACTOR[$name]:-1.5}")
-    train_one "$name" --style-name "$name-tw1000" --save-model-dir "$WORK/spec-tw/$name" \
+    tw=$(spec_tw_name "$name")
+    train_one "$name" --style-name "$tw" --save-model-dir "$WORK/spec-tw/$name" \
         --init "$plain" --style-weight "$weight" \
-        --steps "${STEPS_TW:-400}" --decay-steps 100 --lr 1e-4 --temporal-weight 1000 --still-fraction 0.5 > "$WORK/spec-tw-$name.log" 2>&1
+        --steps "${STEPS_TW:-400}" --decay-steps 100 --lr 1e-4 --temporal-weight "$temporal" --still-fraction 0.5 > "$WORK/spec-tw-$name.log" 2>&1
     listed "$name" "${SPEC_TW_MORE[@]}" || return 0
     # the style loss the temporal loss took was still coming back at step 400: 800 more steps, from there
-    train_one "$name" --style-name "$name-tw1000" --save-model-dir "$WORK/spec-tw/$name/more" \
-        --init "$WORK/spec-tw/$name/$name-tw1000.safetensors" --style-weight "$weight" \
-        --steps 800 --decay-steps 200 --lr 1e-4 --temporal-weight 1000 --still-fraction 0.5 > "$WORK/spec-tw-more-$name.log" 2>&1
+    train_one "$name" --style-name "$tw" --save-model-dir "$WORK/spec-tw/$name/more" \
+        --init "$WORK/spec-tw/$name/$tw.safetensors" --style-weight "$weight" \
+        --steps 800 --decay-steps 200 --lr 1e-4 --temporal-weight "$temporal" --still-fraction 0.5 > "$WORK/spec-tw-more-$name.log" 2>&1
 }
 
 fast_specialize() {  # NAME: its fast-plain member with skips on a trunk of its own, then its temporal fine-tune
@@ -343,9 +351,10 @@ half_networks() {
     if [ -f "$WORK/spec/$1/$1-plain.safetensors" ]; then
         local plain folder
         read -r plain folder _ <<< "$(half_plain "$1")"
-        local tw=$WORK/spec-tw/$1
-        [ -f "$tw/more/$1-tw1000.safetensors" ] && tw=$tw/more  # the longer fine-tune where there is one
-        echo "$tw/$1-tw1000.safetensors $plain $folder $tw"
+        local tw=$WORK/spec-tw/$1 name
+        name=$(spec_tw_name "$1")
+        [ -f "$tw/more/$name.safetensors" ] && tw=$tw/more  # the longer fine-tune where there is one
+        echo "$tw/$name.safetensors $plain $folder $tw"
     else
         echo "$WORK/tw/members/$1.safetensors $WORK/plain/$1.safetensors $(dirname "$BASE") $WORK/tw"
     fi
@@ -439,7 +448,7 @@ for stage in "$@"; do
                 case $suffix in  # a temporal network's card names its plain twin, whose card has the run before
                     "") card_history=${history:+$half_member and fine-tuned alone, on a trunk of its own, into \`${NAMES[$i]}-plain\` (its card has that run)}
                         # a longer temporal fine-tune: the run below continued the first ${STEPS_TW:-400} steps of it
-                        [[ $tw_log == */more ]] && card_history+=", then its temporal fine-tune for ${STEPS_TW:-400} steps (the loss below), \`${NAMES[$i]}-tw1000\`" ;;
+                        [[ $tw_log == */more ]] && card_history+=", then its temporal fine-tune for ${STEPS_TW:-400} steps (the loss below), \`$(spec_tw_name "${NAMES[$i]}")\`" ;;
                     -plain) card_history=$history ;;
                     -fast) card_history=${fast_history:+$fast_member and fine-tuned alone, on a trunk of its own, into \`${NAMES[$i]}-plain-fast\` (its card has that run)} ;;
                     -plain-fast) card_history=$fast_history ;;

@@ -81,7 +81,7 @@ def test_every_run_starts_from_the_round_before_and_the_temporal_ones_from_the_l
     half = [c for c in trains if "--arch" not in c and "--member-names" not in c]  # one painting, half width
     for name in NAMES:
         rounds = [c for c in half if last(c, "--style-name") == f"{name}-plain"]
-        tw = [c for c in half if last(c, "--style-name") == f"{name}-tw1000"]
+        tw = [c for c in half if last(c, "--style-name") in (f"{name}-tw1000", f"{name}-tw500")]
         assert rounds, name
         # round 1 from the shared network's member, each later one from the round before it (or that round's mean)
         assert last(rounds[0], "--init") == f"{work}/plain/{name}.safetensors"
@@ -104,6 +104,11 @@ def test_every_run_starts_from_the_round_before_and_the_temporal_ones_from_the_l
     assert last(fast["the_scream"], "--layer-weights") == "residuals=1"
     assert fast["the_scream"][fast["the_scream"].index("blend") + 1].endswith("-fast-tw500.safetensors:0.4")
     assert all("--layer-weights" not in c for name, c in fast.items() if name != "the_scream")
+    # night_cafe's and composition_vii's half-width fine-tunes are at temporal weight 500, 400 steps; the others' at 1000, 400 + 800
+    lighter = [c for c in half if last(c, "--style-name").endswith("-tw500")]
+    assert sorted(last(c, "--style-name") for c in lighter) == ["composition_vii-tw500", "night_cafe-tw500"]
+    assert all(last(c, "--temporal-weight") == "500" for c in lighter)
+    assert all(last(c, "--temporal-weight") == "1000" for c in half if last(c, "--style-name").endswith("-tw1000"))
 
 
 def test_only_names_a_painting_or_fails_in_one_line(tmp_path: Path) -> None:
