@@ -334,6 +334,8 @@ def test_freeze_keeps_the_named_parameters_and_trains_the_rest(data, tmp_path):
     assert not all(torch.equal(before[k], after[k]) for k in before if k.startswith(("encoder", "residuals")))
     with pytest.raises(TrainError, match="--freeze middle: no parameter"):
         train(config(data, tmp_path / "c", steps=2, init=str(first), freeze="decoder, middle"))
+    with pytest.raises(TrainError, match="resume with the --freeze the run had"):
+        train(config(data, tmp_path / "b", steps=6, resume=str(second)))  # the run froze the decoder; this does not
 
 
 def test_sigterm_during_training_saves_a_checkpoint_to_resume_from(data, tmp_path):

@@ -307,7 +307,11 @@ def train(cfg: TrainConfig) -> Path:
         start_step = int(ckpt.training.get("steps", 0))
         opt_path = _optimizer_path(Path(cfg.resume))
         if opt_path.is_file():
-            optimizer.load_state_dict(torch.load(opt_path, map_location=device, weights_only=True))
+            try:
+                optimizer.load_state_dict(torch.load(opt_path, map_location=device, weights_only=True))
+            except ValueError:  # torch: "loaded state dict contains a parameter group that doesn't match..."
+                raise TrainError(f"--resume: {opt_path.name} holds the optimiser of another set of trained parameters "
+                                 "(resume with the --freeze the run had)") from None
     model = torch.nn.parallel.DistributedDataParallel(net) if distributed else net
     clipper = RelativeGradClipper(cfg.clip_grad) if cfg.clip_grad else None
 
