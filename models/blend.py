@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 
 from stylecam.models.checkpoint import Checkpoint
-from stylecam.models.networks import arch_text
+from stylecam.models.networks import arch_text, unmatched_prefix
 
 
 class BlendError(ValueError):
@@ -102,11 +102,9 @@ def blend_states(parts: list[tuple[Checkpoint, float]],
     if layer_weights:
         if len(parts) != 2:
             raise BlendError("--layer-weights needs exactly two networks")
-        unused = [p for p in layer_weights if not any(k.startswith(p) for k in first.state)]
-        if unused:
-            groups = sorted({k.split(".")[0] for k in first.state})
-            raise BlendError(f"--layer-weights: no parameter of this network starts with {unused[0]} "
-                             f"(they start with {', '.join(groups)})")
+        problem = unmatched_prefix(list(layer_weights), list(first.state))
+        if problem:
+            raise BlendError(f"--layer-weights: {problem}")
     return blend_state_dicts([(ckpt.state, w) for ckpt, w in parts], layer_weights)
 
 

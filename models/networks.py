@@ -48,3 +48,13 @@ def create_network(arch: dict) -> nn.Module:
     from stylecam.models.multistyle import MultiStyleNetwork
 
     return MultiStyleNetwork(net, int(styles))
+
+
+def unmatched_prefix(prefixes: list[str], names: list[str]) -> str | None:
+    """'no parameter of this network starts with P (they start with a, b, ...)' for the first of `prefixes`
+    that names none of the parameters `names` (blend's --layer-weights, the trainer's --freeze); None if all do."""
+    for prefix in prefixes:
+        if not any(name.startswith(prefix) for name in names):
+            groups = ", ".join(sorted({name.split(".")[0] for name in names}))
+            return f"no parameter of this network starts with {prefix} (they start with {groups})"
+    return None

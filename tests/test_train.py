@@ -332,7 +332,7 @@ def test_freeze_keeps_the_named_parameters_and_trains_the_rest(data, tmp_path):
     before, after = load_checkpoint(first).state, load_checkpoint(second).state
     assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("decoder"))
     assert not all(torch.equal(before[k], after[k]) for k in before if k.startswith(("encoder", "residuals")))
-    with pytest.raises(TrainError, match="--freeze middle: no parameter"):
+    with pytest.raises(TrainError, match="--freeze: no parameter of this network starts with middle"):
         train(config(data, tmp_path / "c", steps=2, init=str(first), freeze="decoder, middle"))
     with pytest.raises(TrainError, match="resume with the --freeze the run had"):
         train(config(data, tmp_path / "b", steps=6, resume=str(second)))  # the run froze the decoder; this does not

@@ -36,7 +36,7 @@ from stylecam.models.members import write_members
 from stylecam.pipeline.files import atomic_output, same_path
 from stylecam.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from stylecam.models.multistyle import MultiStyleNetwork
-from stylecam.models.networks import create_network
+from stylecam.models.networks import create_network, unmatched_prefix
 from stylecam.models.styles import network_kind
 from stylecam.models.widen import WidenError, widen_state
 from stylecam.models.vgg import CONTENT_LAYER, STYLE_LAYERS, load_vgg
@@ -117,10 +117,9 @@ def trainable(net: torch.nn.Module, freeze: str) -> list[torch.nn.Parameter]:
     stop taking gradients."""
     prefixes = [p.strip() for p in freeze.split(",") if p.strip()]
     names = [name for name, _ in net.named_parameters()]
-    for prefix in prefixes:
-        if not any(name.startswith(prefix) for name in names):
-            raise TrainError(f"--freeze {prefix}: no parameter of this network starts with it "
-                             f"(they start with {', '.join(sorted({n.split('.')[0] for n in names}))})")
+    problem = unmatched_prefix(prefixes, names)
+    if problem:
+        raise TrainError(f"--freeze: {problem}")
     kept = []
     for name, param in net.named_parameters():
         if any(name.startswith(prefix) for prefix in prefixes):
