@@ -64,12 +64,11 @@ TW=${TW:-0.4}            # the temporal fine-tune's share of NAME (docs/benchmar
 FAST_TW=${FAST_TW:-0.7}  # and of NAME-fast
 # Per painting where it differs: the least of 0.3, 0.4 and 0.5 at which NAME's E_warp on the four real clips stays
 # within 0.6x its twin's (docs/benchmarks.md, "Shares of the temporal fine-tune"); less of it is more style.
-# great_wave takes 0.4: after its fourth round, at 0.3 the real clips stayed within 0.56x but a synthetic one came
-# to 0.64x, and every shipped NAME keeps all six clips of benchmarks/temporal.py within 0.6x.  composition_vii's
+# Every shipped NAME keeps all six clips of benchmarks/temporal.py within 0.6x, the synthetic ones too.  composition_vii's
 # and udnie's longer fine-tunes (SPEC_TW_MORE) flicker less, which made room for 0.3 and 0.4 (0.56x and 0.55x on
 # the office clip; at 0.3 udnie's came to 0.62x).
 # night_cafe's fine-tune at temporal weight 500 (SPEC_TEMPORAL_WEIGHT) takes 0.38 (at 0.36 the office clip came to
-# 0.603x), composition_vii's 0.5 (at 0.4, 0.61x).
+# 0.603x), composition_vii's 0.5 (at 0.4, 0.61x), great_wave's 0.4 (0.59x).
 declare -A TW_SHARE=([starry_night]=0.3 [great_wave]=0.4 [night_cafe]=0.38 [udnie]=0.4 [composition_vii]=0.5)
 # shipwreck_of_the_minotaur's fast one is its temporal fine-tune alone: at 0.7 its E_warp on the office clip was 0.63x;
 # composition_vii's, whose E_warp had the most room, takes 0.5 (at 0.4 the office clip came to 0.67x).
@@ -268,11 +267,11 @@ half_plain() {
 declare -A SPEC_TW_FACTOR=([shipwreck_of_the_minotaur]=1 [night_cafe]=1 [the_scream]=1 [composition_vii]=1.35)
 # The half-width temporal fine-tunes that go on for 800 more steps (docs/benchmarks.md, "Longer temporal
 # fine-tunes"): their style loss was still falling at step 400, and E_warp fell with it.
-read -r -a SPEC_TW_MORE <<< "${SPEC_TW_MORE-great_wave starry_night shipwreck_of_the_minotaur wheat_field the_scream udnie}"
-# The temporal weight of a half-width fine-tune where it is not 1000: night_cafe's and composition_vii's at 500
-# (400 steps) cost less style loss at the same E_warp than the 1200-step ones at 1000, blended at a larger share
-# (docs/benchmarks.md, "Layer-wise shares of the temporal fine-tune", its last paragraph).
-declare -A SPEC_TEMPORAL_WEIGHT=([night_cafe]=500 [composition_vii]=500)
+read -r -a SPEC_TW_MORE <<< "${SPEC_TW_MORE-starry_night shipwreck_of_the_minotaur wheat_field the_scream udnie}"
+# The temporal weight of a half-width fine-tune where it is not 1000: night_cafe's, composition_vii's and
+# great_wave's at 500 (400 steps) cost less style loss at the same E_warp than the 1200-step ones at 1000, blended
+# at the same or a larger share (docs/benchmarks.md, "Layer-wise shares of the temporal fine-tune", its end).
+declare -A SPEC_TEMPORAL_WEIGHT=([night_cafe]=500 [composition_vii]=500 [great_wave]=500)
 spec_tw_name() { echo "$1-tw${SPEC_TEMPORAL_WEIGHT[$1]:-1000}"; }  # NAME: its half-width temporal fine-tune's name
 tw_style_weight() { awk "BEGIN { print ${2:-1.5} * $1 }"; }  # WEIGHT [FACTOR]
 
