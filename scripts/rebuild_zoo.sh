@@ -68,8 +68,9 @@ FAST_TW=${FAST_TW:-0.7}  # and of NAME-fast
 # and udnie's longer fine-tunes (SPEC_TW_MORE) flicker less, which made room for 0.3 and 0.4 (0.56x and 0.55x on
 # the office clip; at 0.3 udnie's came to 0.62x).
 # night_cafe's fine-tune at temporal weight 500 (SPEC_TEMPORAL_WEIGHT) takes 0.38 (at 0.36 the office clip came to
-# 0.603x), composition_vii's 0.5 (at 0.4, 0.61x), great_wave's 0.4 (0.59x).
-declare -A TW_SHARE=([starry_night]=0.3 [great_wave]=0.4 [night_cafe]=0.38 [udnie]=0.4 [composition_vii]=0.5)
+# 0.603x), great_wave's 0.4 (0.59x), composition_vii's 0.4 after its 800 more steps (SPEC_TW_MORE; 0.58x, at 0.35
+# 0.61x; 0.5 of the 400-step one).
+declare -A TW_SHARE=([starry_night]=0.3 [great_wave]=0.4 [night_cafe]=0.38 [udnie]=0.4 [composition_vii]=0.4)
 # shipwreck_of_the_minotaur's fast one is its temporal fine-tune alone: at 0.7 its E_warp on the office clip was 0.63x;
 # composition_vii's, whose E_warp had the most room, takes 0.5 (at 0.4 the office clip came to 0.67x).
 # the_scream's takes 0.4, but its residual blocks wholly from the fine-tune (FAST_TW_LAYERS).
@@ -89,7 +90,10 @@ declare -A SPEC_STYLE_WEIGHT=([starry_night]=1.5 [great_wave]=1.5 [composition_v
 # are 3000 steps long, their first rounds' losses still falling at the end.  the_scream's first round was over
 # on content loss and not style: its second has less style weight; composition_vii's the other way round.
 read -r -a SPEC_REFINE <<< "${SPEC_REFINE-great_wave wheat_field night_cafe the_scream composition_vii}"
-declare -A SPEC_REFINE_WEIGHT=([great_wave]=1.5 [wheat_field]=1.3 [night_cafe]=1.3 [the_scream]=1.0 [composition_vii]=1.8)
+# shipwreck_of_the_minotaur's second round (1.3) is trained but not shipped yet: add it to SPEC_REFINE with its
+# temporal fine-tune (train/runs/README.md, "shipwreck_of_the_minotaur_round2/").
+declare -A SPEC_REFINE_WEIGHT=([great_wave]=1.5 [wheat_field]=1.3 [night_cafe]=1.3 [the_scream]=1.0 [composition_vii]=1.8
+                              [shipwreck_of_the_minotaur]=1.3)
 declare -A SPEC_REFINE_STEPS=([night_cafe]=3000 [the_scream]=3000 [composition_vii]=3000)
 refine_steps() { echo "${SPEC_REFINE_STEPS[$1]:-${STEPS_SPEC:-2000}}"; }  # NAME: the length of its second round
 # NAME-plain as the weight-space mean of the two rounds, for the paintings whose second round overshot: the
@@ -266,8 +270,9 @@ half_plain() {
 # the weight it had after the first (1.35 x 1.6 = 2.16, 1.5 x 1.4 = 2.1 before).
 declare -A SPEC_TW_FACTOR=([shipwreck_of_the_minotaur]=1 [night_cafe]=1 [the_scream]=1 [composition_vii]=1.35)
 # The half-width temporal fine-tunes that go on for 800 more steps (docs/benchmarks.md, "Longer temporal
-# fine-tunes"): their style loss was still falling at step 400, and E_warp fell with it.
-read -r -a SPEC_TW_MORE <<< "${SPEC_TW_MORE-starry_night shipwreck_of_the_minotaur wheat_field the_scream udnie}"
+# fine-tunes"): their style loss was still falling at step 400, and E_warp fell with it (composition_vii's at
+# temporal weight 500 too: "Layer-wise shares of the temporal fine-tune", its end).
+read -r -a SPEC_TW_MORE <<< "${SPEC_TW_MORE-starry_night shipwreck_of_the_minotaur wheat_field the_scream udnie composition_vii}"
 # The temporal weight of a half-width fine-tune where it is not 1000: night_cafe's, composition_vii's and
 # great_wave's at 500 (400 steps) cost less style loss at the same E_warp than the 1200-step ones at 1000, blended
 # at the same or a larger share (docs/benchmarks.md, "Layer-wise shares of the temporal fine-tune", its end).
