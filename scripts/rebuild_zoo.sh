@@ -274,8 +274,8 @@ declare -A SPEC_TW_FACTOR=([shipwreck_of_the_minotaur]=1 [night_cafe]=1 [the_scr
 # temporal weight 500 too: "Layer-wise shares of the temporal fine-tune", its end).
 read -r -a SPEC_TW_MORE <<< "${SPEC_TW_MORE-starry_night shipwreck_of_the_minotaur wheat_field the_scream udnie composition_vii}"
 # The temporal weight of a half-width fine-tune where it is not 1000: night_cafe's, composition_vii's and
-# great_wave's at 500 (400 steps) cost less style loss at the same E_warp than the 1200-step ones at 1000, blended
-# at the same or a larger share (docs/benchmarks.md, "Layer-wise shares of the temporal fine-tune", its end).
+# great_wave's at 500 (400 steps; composition_vii's 400 + 800) cost less style loss at the same E_warp than the
+# 1200-step ones at 1000, blended at the same or a larger share (docs/benchmarks.md, "Layer-wise shares of the temporal fine-tune", its end).
 declare -A SPEC_TEMPORAL_WEIGHT=([night_cafe]=500 [composition_vii]=500 [great_wave]=500)
 spec_tw_name() { echo "$1-tw${SPEC_TEMPORAL_WEIGHT[$1]:-1000}"; }  # NAME: its half-width temporal fine-tune's name
 tw_style_weight() { awk "BEGIN { print ${2:-1.5} * $1 }"; }  # WEIGHT [FACTOR]
