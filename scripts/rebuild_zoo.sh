@@ -70,7 +70,10 @@ FAST_TW=${FAST_TW:-0.7}  # and of NAME-fast
 # night_cafe's fine-tune at temporal weight 500 (SPEC_TEMPORAL_WEIGHT) takes 0.38 (at 0.36 the office clip came to
 # 0.603x), great_wave's 0.4 (0.59x), composition_vii's 0.4 after its 800 more steps (SPEC_TW_MORE; 0.58x, at 0.35
 # 0.61x; 0.5 of the 400-step one).
-declare -A TW_SHARE=([starry_night]=0.3 [great_wave]=0.4 [night_cafe]=0.38 [udnie]=0.4 [composition_vii]=0.4)
+# shipwreck_of_the_minotaur's NAME is its fine-tune alone (after its second round): every blend with the round was
+# worse than both on content loss and than the round on style, and at 0.5 its office clip still came to 0.60x.
+declare -A TW_SHARE=([starry_night]=0.3 [great_wave]=0.4 [night_cafe]=0.38 [udnie]=0.4 [composition_vii]=0.4
+                     [shipwreck_of_the_minotaur]=1)
 # shipwreck_of_the_minotaur's fast one is its temporal fine-tune alone: at 0.7 its E_warp on the office clip was 0.63x;
 # composition_vii's, whose E_warp had the most room, takes 0.5 (at 0.4 the office clip came to 0.67x).
 # the_scream's takes 0.4, but its residual blocks wholly from the fine-tune (FAST_TW_LAYERS).
@@ -86,14 +89,13 @@ read -r -a ONLY <<< "${ONLY:-${NAMES[*]}}"
 read -r -a SPECIALIZE <<< "${SPECIALIZE-${NAMES[*]}}"
 read -r -a FAST_SPECIALIZE <<< "${FAST_SPECIALIZE-${NAMES[*]}}"
 declare -A SPEC_STYLE_WEIGHT=([starry_night]=1.5 [great_wave]=1.5 [composition_vii]=1.4 [night_cafe]=1.3 [the_scream]=1.2)
-# A second round of 2000 steps for these half-width ones, at these style weights (stage refine); the last three
-# are 3000 steps long, their first rounds' losses still falling at the end.  the_scream's first round was over
-# on content loss and not style: its second has less style weight; composition_vii's the other way round.
-read -r -a SPEC_REFINE <<< "${SPEC_REFINE-great_wave wheat_field night_cafe the_scream composition_vii}"
-# shipwreck_of_the_minotaur's second round (1.3) is trained but not shipped yet: add it to SPEC_REFINE with its
-# temporal fine-tune (train/runs/README.md, "shipwreck_of_the_minotaur_round2/").
+# A second round of 2000 steps for these half-width ones, at these style weights (stage refine); night_cafe's,
+# the_scream's and composition_vii's are 3000 steps long, their first rounds' losses still falling at the end.
+# the_scream's first round was over on content loss and not style: its second has less style weight;
+# composition_vii's, shipwreck_of_the_minotaur's and starry_night's the other way round.
+read -r -a SPEC_REFINE <<< "${SPEC_REFINE-great_wave wheat_field night_cafe the_scream composition_vii shipwreck_of_the_minotaur starry_night}"
 declare -A SPEC_REFINE_WEIGHT=([great_wave]=1.5 [wheat_field]=1.3 [night_cafe]=1.3 [the_scream]=1.0 [composition_vii]=1.8
-                              [shipwreck_of_the_minotaur]=1.3)
+                              [shipwreck_of_the_minotaur]=1.3 [starry_night]=1.7)
 declare -A SPEC_REFINE_STEPS=([night_cafe]=3000 [the_scream]=3000 [composition_vii]=3000)
 refine_steps() { echo "${SPEC_REFINE_STEPS[$1]:-${STEPS_SPEC:-2000}}"; }  # NAME: the length of its second round
 # NAME-plain as the weight-space mean of the two rounds, for the paintings whose second round overshot: the
@@ -272,11 +274,12 @@ declare -A SPEC_TW_FACTOR=([shipwreck_of_the_minotaur]=1 [night_cafe]=1 [the_scr
 # The half-width temporal fine-tunes that go on for 800 more steps (docs/benchmarks.md, "Longer temporal
 # fine-tunes"): their style loss was still falling at step 400, and E_warp fell with it (composition_vii's at
 # temporal weight 500 too: "Layer-wise shares of the temporal fine-tune", its end).
-read -r -a SPEC_TW_MORE <<< "${SPEC_TW_MORE-starry_night shipwreck_of_the_minotaur wheat_field the_scream udnie composition_vii}"
-# The temporal weight of a half-width fine-tune where it is not 1000: night_cafe's, composition_vii's and
-# great_wave's at 500 (400 steps; composition_vii's 400 + 800) cost less style loss at the same E_warp than the
+read -r -a SPEC_TW_MORE <<< "${SPEC_TW_MORE-shipwreck_of_the_minotaur wheat_field the_scream udnie composition_vii}"
+# The temporal weight of a half-width fine-tune where it is not 1000: night_cafe's, composition_vii's, great_wave's,
+# shipwreck_of_the_minotaur's and starry_night's at 500 (400 steps; composition_vii's and shipwreck's 400 + 800) cost less style loss at the same E_warp than the
 # 1200-step ones at 1000, blended at the same or a larger share (docs/benchmarks.md, "Layer-wise shares of the temporal fine-tune", its end).
-declare -A SPEC_TEMPORAL_WEIGHT=([night_cafe]=500 [composition_vii]=500 [great_wave]=500)
+declare -A SPEC_TEMPORAL_WEIGHT=([night_cafe]=500 [composition_vii]=500 [great_wave]=500 [shipwreck_of_the_minotaur]=500
+                                 [starry_night]=500)
 spec_tw_name() { echo "$1-tw${SPEC_TEMPORAL_WEIGHT[$1]:-1000}"; }  # NAME: its half-width temporal fine-tune's name
 tw_style_weight() { awk "BEGIN { print ${2:-1.5} * $1 }"; }  # WEIGHT [FACTOR]
 
@@ -416,7 +419,11 @@ for stage in "$@"; do
             if wanted half; then
                 read -r tw plain _ _ <<< "$(half_networks "$name")"
                 share=${TW_SHARE[$name]:-$TW}
-                "$PY" -m stylecam.pipeline.app.cli blend "$tw:$share" "$plain:$(awk "BEGIN { print 1 - $share }")" -o "$WORK/zoo/$name.safetensors"
+                if [ "$share" = 1 ]; then
+                    cp "$tw" "$WORK/zoo/$name.safetensors"
+                else
+                    "$PY" -m stylecam.pipeline.app.cli blend "$tw:$share" "$plain:$(awk "BEGIN { print 1 - $share }")" -o "$WORK/zoo/$name.safetensors"
+                fi
                 cp "$plain" "$WORK/zoo/$name-plain.safetensors"
             fi
             if wanted fast; then
