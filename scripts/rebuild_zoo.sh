@@ -276,8 +276,10 @@ declare -A SPEC_TW_FACTOR=([shipwreck_of_the_minotaur]=1 [night_cafe]=1 [the_scr
 # temporal weight 500 too: "Layer-wise shares of the temporal fine-tune", its end).
 read -r -a SPEC_TW_MORE <<< "${SPEC_TW_MORE-shipwreck_of_the_minotaur wheat_field the_scream udnie composition_vii}"
 # The temporal weight of a half-width fine-tune where it is not 1000: night_cafe's, composition_vii's, great_wave's,
-# shipwreck_of_the_minotaur's and starry_night's at 500 (400 steps; composition_vii's and shipwreck's 400 + 800) cost less style loss at the same E_warp than the
-# 1200-step ones at 1000, blended at the same or a larger share (docs/benchmarks.md, "Layer-wise shares of the temporal fine-tune", its end).
+# shipwreck_of_the_minotaur's and starry_night's at 500 (400 steps; composition_vii's and shipwreck's 400 + 800)
+# cost less style loss at the same E_warp than the 1200-step ones at 1000, blended at the same or a larger share
+# (docs/benchmarks.md, "Layer-wise shares of the temporal fine-tune", its end; "A second round for
+# shipwreck_of_the_minotaur and starry_night").
 declare -A SPEC_TEMPORAL_WEIGHT=([night_cafe]=500 [composition_vii]=500 [great_wave]=500 [shipwreck_of_the_minotaur]=500
                                  [starry_night]=500)
 spec_tw_name() { echo "$1-tw${SPEC_TEMPORAL_WEIGHT[$1]:-1000}"; }  # NAME: its half-width temporal fine-tune's name

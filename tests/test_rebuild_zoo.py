@@ -98,7 +98,8 @@ def test_every_run_starts_from_the_round_before_and_the_temporal_ones_from_the_l
         # shipwreck_of_the_minotaur's NAME is the fine-tune alone (TW_SHARE 1), a copy of it
         blends = [c for c in calls if "blend" in c and last(c, "-o") == f"{work}/zoo/{name}.safetensors"]
         if name == "shipwreck_of_the_minotaur":
-            assert not blends and (tmp_path / "work" / "zoo" / f"{name}.safetensors").read_text() == last(tw[-1], "--save-model-dir")
+            copied = (tmp_path / "work" / "zoo" / f"{name}.safetensors").read_text()
+            assert not blends and copied == last(tw[-1], "--save-model-dir"), name
             continue
         parts = [p.rsplit(":", 1)[0] for p in blends[0][blends[0].index("blend") + 1:blends[0].index("-o")]]
         assert parts[0].startswith(last(tw[-1], "--save-model-dir")) and parts[1] in plain, name
