@@ -350,6 +350,15 @@ in_lanes() {  # FUNCTION NAME...: the names in two lanes side by side; a failed 
     for pid in "${lanes[@]}"; do wait "$pid" || fail "$fn: a run failed (see the logs under $WORK)"; done
 }
 
+blend_or_copy() {  # TW SHARE PLAIN OUT [blend options]: SHARE x TW + the rest x PLAIN; a share of 1 is TW itself
+    local tw=$1 share=$2 plain=$3 out=$4; shift 4
+    if [ "$share" = 1 ]; then
+        cp "$tw" "$out"
+    else
+        "$PY" -m stylecam.pipeline.app.cli blend "$tw:$share" "$plain:$(awk "BEGIN { print 1 - $share }")" "$@" -o "$out"
+    fi
+}
+
 members() {  # BASE's own eight as ordinary networks: the NAME-plain networks of the paintings not specialised
     "$PY" -c "import sys; from stylecam.models.members import save_members; save_members(sys.argv[1], sys.argv[2])" \
         "$BASE" "$WORK/plain"
@@ -420,23 +429,13 @@ for stage in "$@"; do
         for name in "${ONLY[@]}"; do
             if wanted half; then
                 read -r tw plain _ _ <<< "$(half_networks "$name")"
-                share=${TW_SHARE[$name]:-$TW}
-                if [ "$share" = 1 ]; then
-                    cp "$tw" "$WORK/zoo/$name.safetensors"
-                else
-                    "$PY" -m stylecam.pipeline.app.cli blend "$tw:$share" "$plain:$(awk "BEGIN { print 1 - $share }")" -o "$WORK/zoo/$name.safetensors"
-                fi
+                blend_or_copy "$tw" "${TW_SHARE[$name]:-$TW}" "$plain" "$WORK/zoo/$name.safetensors"
                 cp "$plain" "$WORK/zoo/$name-plain.safetensors"
             fi
             if wanted fast; then
                 read -r fast_tw fast_plain _ _ <<< "$(fast_networks "$name")"
-                share=${FAST_TW_SHARE[$name]:-$FAST_TW}
-                if [ "$share" = 1 ]; then
-                    cp "$fast_tw" "$WORK/zoo/$name-fast.safetensors"
-                else
-                    "$PY" -m stylecam.pipeline.app.cli blend "$fast_tw:$share" "$fast_plain:$(awk "BEGIN { print 1 - $share }")" \
-                        ${FAST_TW_LAYERS[$name]:+--layer-weights "${FAST_TW_LAYERS[$name]}"} -o "$WORK/zoo/$name-fast.safetensors"
-                fi
+                blend_or_copy "$fast_tw" "${FAST_TW_SHARE[$name]:-$FAST_TW}" "$fast_plain" "$WORK/zoo/$name-fast.safetensors" \
+                    ${FAST_TW_LAYERS[$name]:+--layer-weights "${FAST_TW_LAYERS[$name]}"}
                 cp "$fast_plain" "$WORK/zoo/$name-plain-fast.safetensors"
             fi
         done ;;
